@@ -1,0 +1,855 @@
+//! The FTPS control connection: login, commands, and opening data transfers.
+
+use super::command::Command;
+use super::data::DataConn;
+use super::error::{Error, Result};
+use super::features::Features;
+use super::reply::{Reply, ReplyParser, MAX_LINE};
+use super::tls::{self, SessionStore};
+use log::{debug, trace};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How TLS starts on the control connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsStart {
+    /// Plain TCP, then `AUTH TLS` (RFC 4217), usually on port 21.
+    Explicit,
+    /// TLS from the first byte, usually on port 990.
+    Implicit,
+}
+
+/// Data channel protection level (RFC 4217 section 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// `PROT P`: every data connection uses TLS. The default.
+    Private,
+}
+
+/// Everything needed to open and log in a control connection.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Host name or IP address; also the name the certificate must carry.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Explicit or implicit TLS.
+    pub tls_start: TlsStart,
+    /// Shared TLS settings; each connection gets its own resumption store.
+    pub tls: Arc<ClientConfig>,
+    /// Connect, read and write timeout for every socket.
+    pub timeout: Duration,
+}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Facts about an established control connection, for diagnostics.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// The 220 greeting.
+    pub banner: String,
+    /// Negotiated TLS version.
+    pub tls_version: String,
+    /// Negotiated cipher suite.
+    pub cipher: String,
+}
+
+/// One logged-in FTPS control connection.
+pub struct Control {
+    stream: Stream,
+    /// Bytes received but not yet consumed as reply lines.
+    inbuf: Vec<u8>,
+    peer: SocketAddr,
+    server_name: ServerName<'static>,
+    tls_config: Arc<ClientConfig>,
+    store: Arc<SessionStore>,
+    peer_cert: Option<CertificateDer<'static>>,
+    timeout: Duration,
+    features: Features,
+    info: SessionInfo,
+    epsv_refused: bool,
+    /// A transfer was started and not finished, or an error left the state unknown.
+    broken: bool,
+    last_used: Instant,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("peer", &self.peer)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
+fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("cannot resolve {host}: {e}"))))?
+        .collect();
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                s.set_read_timeout(Some(timeout))?;
+                s.set_write_timeout(Some(timeout))?;
+                s.set_nodelay(true)?;
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => Error::from_io(
+            io::Error::new(e.kind(), format!("cannot connect to {host} port {port}: {e}")),
+            "connect",
+        ),
+        None => Error::Io(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{host} has no address"),
+        )),
+    })
+}
+
+/// Runs a TLS handshake to completion on a blocking socket.
+fn handshake(
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+    mut sock: TcpStream,
+) -> Result<StreamOwned<ClientConnection, TcpStream>> {
+    let mut conn = ClientConnection::new(config, name)?;
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut sock) {
+            return Err(Error::from_io(e, "TLS handshake"));
+        }
+    }
+    Ok(StreamOwned::new(conn, sock))
+}
+
+impl Control {
+    /// Connects, secures the connection with TLS and reads the greeting.
+    ///
+    /// With explicit TLS, the only command sent before TLS is `AUTH TLS`; a
+    /// reply other than 234 ends the session with an unprotected QUIT
+    /// (RFC 4217 section 9.3) and never continues in plaintext.
+    pub fn connect(opts: &ConnectOptions) -> Result<Control> {
+        let sock = connect_tcp(&opts.host, opts.port, opts.timeout)?;
+        let peer = sock.peer_addr()?;
+        let server_name = ServerName::try_from(opts.host.clone())
+            .map_err(|_| Error::Protocol(format!("invalid server name {:?}", opts.host)))?;
+        let (tls_config, store) = tls::session_config(&opts.tls);
+        let mut control = Control {
+            stream: Stream::Plain(sock),
+            inbuf: Vec::new(),
+            peer,
+            server_name,
+            tls_config,
+            store,
+            peer_cert: None,
+            timeout: opts.timeout,
+            features: Features::default(),
+            info: SessionInfo {
+                banner: String::new(),
+                tls_version: String::new(),
+                cipher: String::new(),
+            },
+            epsv_refused: false,
+            broken: false,
+            last_used: Instant::now(),
+        };
+        if opts.tls_start == TlsStart::Implicit {
+            control.start_tls()?;
+        }
+        let banner = control.read_reply()?;
+        if banner.code != 220 {
+            return Err(Error::Reply {
+                command: "connect",
+                code: banner.code,
+                text: banner.text(),
+            });
+        }
+        control.info.banner = banner.text();
+        if opts.tls_start == TlsStart::Explicit {
+            let reply = control.command(&Command::with_arg("AUTH", "TLS")?)?;
+            if reply.code != 234 {
+                // 9.3: TLS failed completely; end the session with an unprotected QUIT.
+                let _ = control.send(&Command::new("QUIT"));
+                control.shutdown();
+                return Err(Error::TlsRefused {
+                    code: reply.code,
+                    text: reply.text(),
+                });
+            }
+            // Anything the server sent after 234 but before the handshake
+            // would be plaintext injected into the secure session.
+            if !control.inbuf.is_empty() {
+                control.shutdown();
+                return Err(Error::Protocol(
+                    "server sent data after 234 before the TLS handshake".into(),
+                ));
+            }
+            control.start_tls()?;
+        }
+        Ok(control)
+    }
+
+    fn start_tls(&mut self) -> Result<()> {
+        let sock = match &self.stream {
+            Stream::Plain(s) => s.try_clone()?,
+            Stream::Tls(_) => return Err(Error::Protocol("TLS already active".into())),
+        };
+        // On failure the socket is dropped: the state is unknown (9.3).
+        let tls = match handshake(self.tls_config.clone(), self.server_name.clone(), sock) {
+            Ok(t) => t,
+            Err(e) => {
+                self.shutdown();
+                return Err(e);
+            }
+        };
+        self.peer_cert = tls
+            .conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.clone().into_owned());
+        self.info.tls_version = tls
+            .conn
+            .protocol_version()
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_default();
+        self.info.cipher = tls
+            .conn
+            .negotiated_cipher_suite()
+            .map(|c| format!("{:?}", c.suite()))
+            .unwrap_or_default();
+        self.stream = Stream::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    /// Logs in: USER, then PASS on 331 (232/230 mean no password is needed),
+    /// then reads FEAT and prepares binary, protected transfers:
+    /// `PBSZ 0`, `PROT P`, `TYPE I`, and `OPTS UTF8 ON` when listed.
+    pub fn login(&mut self, user: &str, password: &str) -> Result<()> {
+        let reply = self.command(&Command::with_arg("USER", user)?)?;
+        match reply.code {
+            230 | 232 => {}
+            331 => {
+                let reply = self.command(&Command::with_arg("PASS", password)?)?;
+                if !matches!(reply.code, 230 | 202) {
+                    return Err(Error::Reply {
+                        command: "PASS",
+                        code: reply.code,
+                        text: reply.text(),
+                    });
+                }
+            }
+            code => {
+                return Err(Error::Reply {
+                    command: "USER",
+                    code,
+                    text: reply.text(),
+                })
+            }
+        }
+        let feat = self.command(&Command::new("FEAT"))?;
+        self.features = Features::from_reply(&feat);
+        self.expect(&Command::with_arg("PBSZ", "0")?, |c| c == 200)?;
+        self.set_protection(Protection::Private)?;
+        self.expect(&Command::with_arg("TYPE", "I")?, |c| c == 200)?;
+        if self.features.has("UTF8") {
+            // pure-ftpd lists UTF8 but answers 504: harmless.
+            let _ = self.command(&Command::with_arg("OPTS", "UTF8 ON")?)?;
+        }
+        Ok(())
+    }
+
+    /// Sends `PROT`; only `P` exists so far.
+    fn set_protection(&mut self, p: Protection) -> Result<()> {
+        let level = match p {
+            Protection::Private => "P",
+        };
+        self.expect(&Command::with_arg("PROT", level)?, |c| c == 200)?;
+        Ok(())
+    }
+
+    /// Connects and logs in.
+    pub fn open(opts: &ConnectOptions, user: &str, password: &str) -> Result<Control> {
+        let mut c = Control::connect(opts)?;
+        if let Err(e) = c.login(user, password) {
+            c.quit();
+            return Err(e);
+        }
+        Ok(c)
+    }
+
+    /// The features the server listed in FEAT.
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// Greeting, TLS version and cipher of this connection.
+    pub fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+
+    /// TLS 1.3 tickets left for resuming data connections.
+    pub fn tls13_tickets(&self) -> usize {
+        self.store.tls13_tickets()
+    }
+
+    /// Whether a data connection opened now would resume the TLS session.
+    ///
+    /// Under TLS 1.3 each data connection spends one ticket; a connection
+    /// that ran out must be replaced before a server that requires reuse
+    /// (vsftpd, proftpd) will accept another data connection.
+    pub fn can_resume(&self) -> bool {
+        !self.info.tls_version.contains("1_3") || self.store.tls13_tickets() > 0
+    }
+
+    /// False once an error left this connection in an unknown state.
+    pub fn is_usable(&self) -> bool {
+        !self.broken
+    }
+
+    /// How long since the last command.
+    pub fn idle_for(&self) -> Duration {
+        self.last_used.elapsed()
+    }
+
+    fn send(&mut self, cmd: &Command) -> Result<()> {
+        debug!("> {cmd:?}");
+        let wire = cmd.to_wire();
+        let r = self.stream.write_all(&wire).and_then(|_| self.stream.flush());
+        r.map_err(|e| {
+            self.broken = true;
+            Error::from_io(e, "sending a command")
+        })
+    }
+
+    fn read_line(&mut self) -> Result<Vec<u8>> {
+        loop {
+            if let Some(pos) = self.inbuf.iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.inbuf.drain(..=pos).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(line);
+            }
+            if self.inbuf.len() > MAX_LINE {
+                self.broken = true;
+                return Err(Error::Protocol("reply line too long".into()));
+            }
+            let mut buf = [0u8; 4096];
+            let n = match self.stream.read(&mut buf) {
+                Ok(0) => {
+                    self.broken = true;
+                    return Err(Error::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "server closed the control connection",
+                    )));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.broken = true;
+                    return Err(Error::from_io(e, "waiting for a reply"));
+                }
+            };
+            self.inbuf.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Reads one complete (possibly multi-line) reply.
+    pub fn read_reply(&mut self) -> Result<Reply> {
+        let mut parser = ReplyParser::default();
+        loop {
+            let line = self.read_line()?;
+            match parser.push(&line) {
+                Ok(Some(reply)) => {
+                    debug!("< {} {}", reply.code, reply.text());
+                    self.last_used = Instant::now();
+                    if reply.code == 421 {
+                        self.broken = true;
+                    }
+                    return Ok(reply);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Sends a command and returns the server's reply, whatever its code.
+    pub fn command(&mut self, cmd: &Command) -> Result<Reply> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        self.send(cmd)?;
+        self.read_reply()
+    }
+
+    /// Sends a command; a reply whose code fails `ok` becomes [`Error::Reply`].
+    pub fn expect(&mut self, cmd: &Command, ok: impl Fn(u16) -> bool) -> Result<Reply> {
+        let reply = self.command(cmd)?;
+        if ok(reply.code) {
+            Ok(reply)
+        } else {
+            Err(Error::Reply {
+                command: cmd.verb(),
+                code: reply.code,
+                text: reply.text(),
+            })
+        }
+    }
+
+    /// `NOOP`: checks the connection is alive.
+    pub fn noop(&mut self) -> Result<()> {
+        self.expect(&Command::new("NOOP"), |c| c == 200).map(drop)
+    }
+
+    /// `SIZE path` (RFC 3659).
+    pub fn size(&mut self, path: &str) -> Result<u64> {
+        let r = self.expect(&Command::with_arg("SIZE", path)?, |c| c == 213)?;
+        r.text()
+            .trim()
+            .parse()
+            .map_err(|_| Error::Protocol(format!("bad SIZE reply {:?}", r.text())))
+    }
+
+    /// `MDTM path`: the modification time as `YYYYMMDDHHMMSS[.sss]` (UTC).
+    pub fn mdtm(&mut self, path: &str) -> Result<String> {
+        let r = self.expect(&Command::with_arg("MDTM", path)?, |c| c == 213)?;
+        Ok(r.text().trim().to_string())
+    }
+
+    /// Sets the modification time (`YYYYMMDDHHMMSS`, UTC): MFMT when the
+    /// server lists it, else the `MDTM time path` form vsftpd understands.
+    pub fn set_mtime(&mut self, path: &str, stamp: &str) -> Result<()> {
+        let cmd = if self.features.has("MFMT") {
+            Command::with_arg("MFMT", format!("{stamp} {path}"))?
+        } else {
+            Command::with_arg("MDTM", format!("{stamp} {path}"))?
+        };
+        self.expect(&cmd, |c| c == 213 || c == 253 || c == 200)
+            .map(drop)
+    }
+
+    /// `MKD path`.
+    pub fn mkdir(&mut self, path: &str) -> Result<()> {
+        self.expect(&Command::with_arg("MKD", path)?, |c| c == 257 || c == 250)
+            .map(drop)
+    }
+
+    /// `RMD path`.
+    pub fn rmdir(&mut self, path: &str) -> Result<()> {
+        self.expect(&Command::with_arg("RMD", path)?, |c| c == 250 || c == 200)
+            .map(drop)
+    }
+
+    /// `DELE path`.
+    pub fn delete(&mut self, path: &str) -> Result<()> {
+        self.expect(&Command::with_arg("DELE", path)?, |c| c == 250 || c == 200)
+            .map(drop)
+    }
+
+    /// `RNFR from` then `RNTO to`.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        self.expect(&Command::with_arg("RNFR", from)?, |c| c == 350)?;
+        self.expect(&Command::with_arg("RNTO", to)?, |c| c == 250 || c == 200)
+            .map(drop)
+    }
+
+    /// `SITE CHMOD mode path`.
+    pub fn chmod(&mut self, path: &str, mode: u32) -> Result<()> {
+        let cmd = Command::with_arg("SITE", format!("CHMOD {:o} {path}", mode & 0o7777))?;
+        self.expect(&cmd, |c| c == 200 || c == 250).map(drop)
+    }
+
+    /// `CWD path`.
+    pub fn cwd(&mut self, path: &str) -> Result<()> {
+        self.expect(&Command::with_arg("CWD", path)?, |c| c == 250 || c == 200)
+            .map(drop)
+    }
+
+    /// Says goodbye (protected QUIT) and closes; errors are ignored.
+    pub fn quit(mut self) {
+        if !self.broken {
+            if self.send(&Command::new("QUIT")).is_ok() {
+                let _ = self.read_reply();
+            }
+        }
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.broken = true;
+        let _ = self.stream.tcp().shutdown(Shutdown::Both);
+    }
+
+    /// Asks for a passive data port: EPSV, falling back to PASV.
+    ///
+    /// The address is always the control connection's peer: the host in a
+    /// PASV reply is ignored, so a server cannot point us elsewhere.
+    fn passive(&mut self) -> Result<SocketAddr> {
+        if !self.epsv_refused {
+            let r = self.command(&Command::new("EPSV"))?;
+            if r.code == 229 {
+                let port = parse_epsv(&r.text())?;
+                return Ok(SocketAddr::new(self.peer.ip(), port));
+            }
+            if !matches!(r.code, 500 | 501 | 502 | 504) {
+                return Err(Error::Reply {
+                    command: "EPSV",
+                    code: r.code,
+                    text: r.text(),
+                });
+            }
+            self.epsv_refused = true;
+        }
+        if let IpAddr::V6(_) = self.peer.ip() {
+            return Err(Error::Protocol("EPSV refused and PASV cannot do IPv6".into()));
+        }
+        let r = self.expect(&Command::new("PASV"), |c| c == 227)?;
+        let port = parse_pasv(&r.text())?;
+        Ok(SocketAddr::new(self.peer.ip(), port))
+    }
+
+    /// Starts a transfer: passive port, connect, optional `REST offset`, the
+    /// command, its 1xx reply, then the TLS handshake resuming this session.
+    pub fn begin(&mut self, cmd: &Command, rest: Option<u64>) -> Result<DataConn> {
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        let addr = self.passive()?;
+        let sock = TcpStream::connect_timeout(&addr, self.timeout).map_err(|e| {
+            Error::from_io(
+                io::Error::new(e.kind(), format!("data connection to {addr}: {e}")),
+                "data connect",
+            )
+        })?;
+        sock.set_read_timeout(Some(self.timeout))?;
+        sock.set_write_timeout(Some(self.timeout))?;
+        if let Some(offset) = rest.filter(|&o| o > 0) {
+            self.expect(&Command::with_arg("REST", offset.to_string())?, |c| c == 350)?;
+        }
+        let reply = self.command(cmd)?;
+        if !reply.is_preliminary() {
+            let _ = sock.shutdown(Shutdown::Both);
+            return Err(Error::Reply {
+                command: cmd.verb(),
+                code: reply.code,
+                text: reply.text(),
+            });
+        }
+        // From here the control connection owes us a final reply.
+        self.broken = true;
+        let tls = match handshake(self.tls_config.clone(), self.server_name.clone(), sock) {
+            Ok(t) => t,
+            Err(e) => {
+                // The server follows a refused handshake with 522 (or 425):
+                // read it so the control connection stays usable if it can.
+                return Err(self.after_failed_data(e));
+            }
+        };
+        let data = DataConn::new(tls);
+        trace!(
+            "data connection: {} resumed={}",
+            data.tls_version(),
+            data.resumed()
+        );
+        // RFC 4217 14.1.1: the data certificate must be the control one.
+        if data.peer_certificate() != self.peer_cert.as_ref().map(|c| c.as_ref()) {
+            let mut data = data;
+            data.shutdown();
+            return Err(self.after_failed_data(Error::DataCertificateMismatch));
+        }
+        Ok(data)
+    }
+
+    fn after_failed_data(&mut self, err: Error) -> Error {
+        self.broken = false;
+        match self.read_reply() {
+            Ok(r) if matches!(r.code, 425 | 426 | 450 | 451 | 521 | 522 | 550) => {
+                debug!("data connection refused: {} {}", r.code, r.text());
+                if r.code == 522 || r.code == 521 || r.code == 425 {
+                    return Error::Reply {
+                        command: "data connection",
+                        code: r.code,
+                        text: format!("{} ({err})", r.text()),
+                    };
+                }
+                err
+            }
+            _ => {
+                self.broken = true;
+                err
+            }
+        }
+    }
+
+    /// Ends a download: the data was read to its end; closes our side with
+    /// close_notify first (vsftpd waits for it), then reads the final reply.
+    pub fn finish_download(&mut self, mut data: DataConn) -> Result<Reply> {
+        if !data.eof {
+            data.shutdown();
+            return Err(self.fail_transfer(Error::Protocol("download not read to its end".into())));
+        }
+        let _ = data.close_write();
+        data.shutdown();
+        self.final_reply("RETR")
+    }
+
+    /// Ends an upload: close_notify, shut down writing, read the socket to
+    /// its end (this collects the server's session tickets and ensures no
+    /// unread bytes turn our close into a reset), then the final reply.
+    pub fn finish_upload(&mut self, mut data: DataConn) -> Result<Reply> {
+        if let Err(e) = data.close_write() {
+            data.shutdown();
+            return Err(self.fail_transfer(e));
+        }
+        let deadline = Instant::now() + self.timeout;
+        let drained = data.drain(1 << 20, deadline);
+        data.shutdown();
+        if let Err(e) = drained {
+            return Err(self.fail_transfer(e));
+        }
+        self.final_reply("STOR")
+    }
+
+    fn final_reply(&mut self, verb: &'static str) -> Result<Reply> {
+        self.broken = false;
+        let r = self.read_reply()?;
+        if matches!(r.code, 226 | 250) {
+            Ok(r)
+        } else {
+            Err(Error::Reply {
+                command: verb,
+                code: r.code,
+                text: r.text(),
+            })
+        }
+    }
+
+    /// After a failed transfer, reads the server's verdict if one comes
+    /// quickly; the connection stays broken unless that works.
+    fn fail_transfer(&mut self, err: Error) -> Error {
+        self.broken = false;
+        match self.read_reply() {
+            Ok(r) if r.is_completion() || (400..600).contains(&r.code) => err,
+            _ => {
+                self.broken = true;
+                err
+            }
+        }
+    }
+
+    /// Abandons a transfer in progress: closes the data connection, sends
+    /// ABOR inside TLS (no TCP urgent data, RFC 4217 section 13), then
+    /// NOOP, and reads replies until NOOP's 200 so the connection is back
+    /// in step however many replies the server sent for the aborted command.
+    pub fn abort(&mut self, mut data: DataConn) -> Result<()> {
+        data.shutdown();
+        drop(data);
+        self.broken = false;
+        self.send(&Command::new("ABOR"))?;
+        self.send(&Command::new("NOOP"))?;
+        for _ in 0..5 {
+            let r = self.read_reply()?;
+            if r.code == 200 {
+                return Ok(());
+            }
+        }
+        self.broken = true;
+        Err(Error::Protocol("no reply to NOOP after ABOR".into()))
+    }
+
+    /// Lists a directory into memory: `MLSD path` when the server has it,
+    /// else `CWD path` then `LIST -a` (so the name is never globbed).
+    /// Returns the raw body and whether it is MLSD.
+    pub fn list_raw(&mut self, path: &str, max_bytes: usize) -> Result<(Vec<u8>, bool)> {
+        let mlsd = self.features.mlsd();
+        let mut data = if mlsd {
+            self.begin(&Command::with_arg("MLSD", path)?, None)?
+        } else {
+            self.cwd(path)?;
+            self.begin(&Command::with_arg("LIST", "-a")?, None)?
+        };
+        let mut body = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match data.read_full(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    data.shutdown();
+                    return Err(self.fail_transfer(e));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            if body.len() + n > max_bytes {
+                self.abort(data)?;
+                return Err(Error::Protocol(format!(
+                    "listing of {path} larger than {max_bytes} bytes"
+                )));
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+        self.finish_download(data)?;
+        Ok((body, mlsd))
+    }
+
+    /// Downloads a whole file into memory (tests and small files).
+    pub fn retr_to_vec(&mut self, path: &str) -> Result<Vec<u8>> {
+        let mut data = self.begin(&Command::with_arg("RETR", path)?, None)?;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match data.read_full(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    data.shutdown();
+                    return Err(self.fail_transfer(e));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        self.finish_download(data)?;
+        Ok(out)
+    }
+
+    /// Uploads `bytes` as `path` and checks the stored size when SIZE exists.
+    pub fn stor_bytes(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        let mut data = self.begin(&Command::with_arg("STOR", path)?, None)?;
+        if let Err(e) = data.write_all(bytes) {
+            data.shutdown();
+            return Err(self.fail_transfer(Error::from_io(e, "upload")));
+        }
+        self.finish_upload(data)?;
+        self.verify_size(path, bytes.len() as u64)
+    }
+
+    /// After an upload, compares the server's SIZE with the bytes sent
+    /// (pyftpdlib answers 226 for truncated uploads).
+    pub fn verify_size(&mut self, path: &str, sent: u64) -> Result<()> {
+        if !self.features.has("SIZE") {
+            return Ok(());
+        }
+        let stored = self.size(path)?;
+        if stored != sent {
+            return Err(Error::SizeMismatch { sent, stored });
+        }
+        Ok(())
+    }
+}
+
+/// Port from a 229 reply: `Entering Extended Passive Mode (|||6446|)`.
+pub fn parse_epsv(text: &str) -> Result<u16> {
+    let bad = || Error::Protocol(format!("bad EPSV reply {text:?}"));
+    let start = text.find('(').ok_or_else(bad)?;
+    let inner = &text[start + 1..];
+    let end = inner.find(')').ok_or_else(bad)?;
+    let inner = &inner[..end];
+    let delim = inner.chars().next().ok_or_else(bad)?;
+    let parts: Vec<&str> = inner.split(delim).collect();
+    // "|||6446|" splits into ["", "", "", "6446", ""]
+    if parts.len() != 5 || !parts[1].is_empty() || !parts[2].is_empty() {
+        return Err(bad());
+    }
+    match parts[3].parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(bad()),
+    }
+}
+
+/// Port from a 227 reply: `Entering Passive Mode (h1,h2,h3,h4,p1,p2)`; the host is ignored.
+pub fn parse_pasv(text: &str) -> Result<u16> {
+    let bad = || Error::Protocol(format!("bad PASV reply {text:?}"));
+    let start = text.find(|c: char| c.is_ascii_digit()).ok_or_else(bad)?;
+    let nums: Vec<u16> = text[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(6)
+        .map(|s| s.parse::<u16>().map_err(|_| bad()))
+        .collect::<Result<_>>()?;
+    if nums.len() != 6 || nums.iter().any(|&n| n > 255) {
+        return Err(bad());
+    }
+    let port = nums[4] * 256 + nums[5];
+    if port == 0 {
+        return Err(bad());
+    }
+    Ok(port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epsv_reply_gives_port() {
+        assert_eq!(parse_epsv("Entering Extended Passive Mode (|||31005|)").unwrap(), 31005);
+        assert_eq!(parse_epsv("Extended Passive mode OK (!!!40000!)").unwrap(), 40000);
+        for bad in ["(|||0|)", "(|||70000|)", "no parens", "(||1|2|)", "(|||x|)", "("] {
+            assert!(parse_epsv(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pasv_reply_port_only_host_ignored() {
+        assert_eq!(
+            parse_pasv("Entering Passive Mode (10,0,0,9,121,45).").unwrap(),
+            121 * 256 + 45
+        );
+        assert_eq!(parse_pasv("=127,0,0,1,4,1").unwrap(), 1025);
+        for bad in ["Entering Passive Mode (1,2,3,4,5)", "(1,2,3,4,256,1)", "", "(1,2,3,4,0,0)"] {
+            assert!(parse_pasv(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Errors of the FTPS protocol client.
+//!
+//! `Error` keeps the raw reply code and text of the server; turning them
+//! into errno values is the job of `remote::error`, which knows the operation.
+
+use std::fmt;
+use std::io;
+
+/// Anything that can go wrong talking FTP over TLS.
+#[derive(Debug)]
+pub enum Error {
+    /// Socket-level failure (connect, read, write), including a connection cut short.
+    Io(io::Error),
+    /// A connect, read or write did not finish within the configured timeout.
+    Timeout(&'static str),
+    /// TLS failed (handshake, certificate, protocol).
+    Tls(rustls::Error),
+    /// The server answered a command with a reply we did not accept.
+    Reply {
+        /// The command verb (never its argument, so no password leaks).
+        command: &'static str,
+        /// The three-digit reply code.
+        code: u16,
+        /// The reply text (all lines joined).
+        text: String,
+    },
+    /// The server said something that is not valid FTP.
+    Protocol(String),
+    /// A command argument contains CR, LF or NUL and was never sent.
+    InvalidArgument(&'static str),
+    /// The server refused to secure the connection (AUTH TLS not answered with 234).
+    TlsRefused {
+        /// The reply code to AUTH TLS.
+        code: u16,
+        /// The reply text.
+        text: String,
+    },
+    /// The data connection presented a different certificate than the control connection.
+    DataCertificateMismatch,
+    /// An upload ended with a different size on the server than the bytes sent.
+    SizeMismatch {
+        /// Bytes we sent.
+        sent: u64,
+        /// Size the server reported afterwards.
+        stored: u64,
+    },
+    /// This control connection is unusable after an earlier failure.
+    Broken,
+}
+
+/// Result alias for the protocol client.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The FTP reply code, when the error is a server reply.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            Error::Reply { code, .. } | Error::TlsRefused { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// True when the control connection can no longer be trusted for more commands.
+    pub fn breaks_connection(&self) -> bool {
+        match self {
+            Error::Io(_)
+            | Error::Timeout(_)
+            | Error::Tls(_)
+            | Error::Protocol(_)
+            | Error::Broken
+            | Error::TlsRefused { .. } => true,
+            Error::Reply { code, .. } => *code == 421,
+            Error::InvalidArgument(_)
+            | Error::DataCertificateMismatch
+            | Error::SizeMismatch { .. } => false,
+        }
+    }
+
+    /// Wraps an I/O error, recognising read/write timeouts.
+    pub fn from_io(e: io::Error, what: &'static str) -> Error {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(what),
+            _ => match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                Some(tls) => Error::Tls(tls.clone()),
+                None => Error::Io(e),
+            },
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::from_io(e, "network I/O")
+    }
+}
+
+impl From<rustls::Error> for Error {
+    fn from(e: rustls::Error) -> Self {
+        Error::Tls(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "connection error: {e}"),
+            Error::Timeout(what) => write!(f, "timed out during {what}"),
+            Error::Tls(e) => write!(f, "TLS error: {e}"),
+            Error::Reply {
+                command,
+                code,
+                text,
+            } => write!(f, "server refused {command}: {code} {text}"),
+            Error::Protocol(msg) => write!(f, "FTP protocol error: {msg}"),
+            Error::InvalidArgument(why) => write!(f, "invalid command argument: {why}"),
+            Error::TlsRefused { code, text } => write!(
+                f,
+                "server refused AUTH TLS ({code} {text}); ftpsfs never falls back to plaintext"
+            ),
+            Error::DataCertificateMismatch => write!(
+                f,
+                "data connection certificate differs from the control connection's"
+            ),
+            Error::SizeMismatch { sent, stored } => write!(
+                f,
+                "upload incomplete: sent {sent} bytes but the server stored {stored}"
+            ),
+            Error::Broken => write!(f, "control connection unusable after an earlier error"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

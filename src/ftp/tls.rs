@@ -1,0 +1,226 @@
+//! TLS configuration for control and data connections.
+//!
+//! One [`SessionStore`] per control connection: its data connections resume
+//! that connection's own TLS session (vsftpd and proftpd require it), and two
+//! FTP sessions never share tickets.
+
+use super::error::{Error, Result};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientSessionStore, Resumption, WebPkiServerVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, NamedGroup, RootCertStore, SignatureScheme};
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Which TLS protocol versions we offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Versions {
+    /// TLS 1.3 and 1.2.
+    #[default]
+    Both,
+    /// TLS 1.2 only.
+    Only12,
+    /// TLS 1.3 only.
+    Only13,
+}
+
+/// Builds the shared client configuration: webpki roots plus `cafile`.
+///
+/// A server certificate byte-identical to one in `cafile` is accepted even
+/// when it is a self-signed CA certificate (as `openssl req -x509` makes
+/// them), which webpki alone refuses; its name is still checked.
+pub fn client_config(cafile: Option<&Path>, versions: Versions) -> Result<Arc<ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut pinned = Vec::new();
+    if let Some(path) = cafile {
+        let certs = load_certs(path)?;
+        for cert in certs {
+            // A leaf certificate may not parse as a trust anchor; it still counts as pinned.
+            let _ = roots.add(cert.clone());
+            pinned.push(cert);
+        }
+    }
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| Error::Protocol(format!("TLS verifier: {e}")))?;
+    let verifier = Arc::new(Verifier {
+        inner,
+        pinned,
+        provider: provider.clone(),
+    });
+    let versions: &[&rustls::SupportedProtocolVersion] = match versions {
+        Versions::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        Versions::Only12 => &[&rustls::version::TLS12],
+        Versions::Only13 => &[&rustls::version::TLS13],
+    };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A copy of `base` with a fresh resumption store, for one FTP session.
+pub fn session_config(base: &Arc<ClientConfig>) -> (Arc<ClientConfig>, Arc<SessionStore>) {
+    let store = Arc::new(SessionStore::default());
+    let mut config = (**base).clone();
+    config.resumption = Resumption::store(store.clone());
+    (Arc::new(config), store)
+}
+
+/// Reads every certificate of a PEM file.
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| Error::Protocol(format!("cannot read cafile {}: {e}", path.display())))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::Protocol(format!("bad PEM in {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(Error::Protocol(format!(
+            "no certificate found in {}",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+/// Certificate verification: webpki, or byte-equality with a cafile certificate.
+#[derive(Debug)]
+struct Verifier {
+    inner: Arc<WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
+                    let cert = webpki::EndEntityCert::try_from(end_entity)
+                        .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+                    cert.verify_is_valid_for_subject_name(server_name)
+                        .map_err(|_| {
+                            rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+                        })?;
+                    Ok(ServerCertVerified::assertion())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Most TLS 1.3 tickets kept per session.
+const MAX_TICKETS: usize = 8;
+
+/// The resumption store of one FTP session (its control and data connections).
+///
+/// Like rustls' in-memory cache, but it can tell how many TLS 1.3 tickets are
+/// left: each data connection spends one, and a server that requires session
+/// reuse refuses a data connection made without one.
+#[derive(Debug, Default)]
+pub struct SessionStore {
+    state: Mutex<StoreState>,
+}
+
+#[derive(Debug, Default)]
+struct StoreState {
+    kx_hint: Option<NamedGroup>,
+    tls12: Option<rustls::client::Tls12ClientSessionValue>,
+    tls13: VecDeque<rustls::client::Tls13ClientSessionValue>,
+}
+
+impl SessionStore {
+    /// TLS 1.3 tickets available for resuming.
+    pub fn tls13_tickets(&self) -> usize {
+        self.lock().tls13.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StoreState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ClientSessionStore for SessionStore {
+    fn set_kx_hint(&self, _: ServerName<'static>, group: NamedGroup) {
+        self.lock().kx_hint = Some(group);
+    }
+
+    fn kx_hint(&self, _: &ServerName<'_>) -> Option<NamedGroup> {
+        self.lock().kx_hint
+    }
+
+    fn set_tls12_session(&self, _: ServerName<'static>, value: rustls::client::Tls12ClientSessionValue) {
+        self.lock().tls12 = Some(value);
+    }
+
+    fn tls12_session(&self, _: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.lock().tls12.clone()
+    }
+
+    fn remove_tls12_session(&self, _: &ServerName<'static>) {
+        self.lock().tls12 = None;
+    }
+
+    fn insert_tls13_ticket(&self, _: ServerName<'static>, value: rustls::client::Tls13ClientSessionValue) {
+        let mut s = self.lock();
+        if s.tls13.len() == MAX_TICKETS {
+            s.tls13.pop_front();
+        }
+        s.tls13.push_back(value);
+    }
+
+    fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<rustls::client::Tls13ClientSessionValue> {
+        // The newest ticket: an older one may belong to a session the server forgot.
+        self.lock().tls13.pop_back()
+    }
+}
