@@ -38,7 +38,8 @@ impl Command {
 
     /// The bytes sent on the wire, CRLF included.
     pub fn to_wire(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.verb.len() + 3 + self.arg.as_ref().map_or(0, |a| a.len()));
+        let mut out =
+            Vec::with_capacity(self.verb.len() + 3 + self.arg.as_ref().map_or(0, |a| a.len()));
         out.extend_from_slice(self.verb.as_bytes());
         if let Some(arg) = &self.arg {
             out.push(b' ');

@@ -10,7 +10,7 @@ use log::{debug, trace};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -125,7 +125,12 @@ impl std::fmt::Debug for Control {
 fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("cannot resolve {host}: {e}"))))?
+        .map_err(|e| {
+            Error::Io(io::Error::new(
+                e.kind(),
+                format!("cannot resolve {host}: {e}"),
+            ))
+        })?
         .collect();
     let mut last = None;
     for addr in addrs {
@@ -141,7 +146,10 @@ fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
     }
     Err(match last {
         Some(e) => Error::from_io(
-            io::Error::new(e.kind(), format!("cannot connect to {host} port {port}: {e}")),
+            io::Error::new(
+                e.kind(),
+                format!("cannot connect to {host} port {port}: {e}"),
+            ),
             "connect",
         ),
         None => Error::Io(io::Error::new(
@@ -358,7 +366,10 @@ impl Control {
     fn send(&mut self, cmd: &Command) -> Result<()> {
         debug!("> {cmd:?}");
         let wire = cmd.to_wire();
-        let r = self.stream.write_all(&wire).and_then(|_| self.stream.flush());
+        let r = self
+            .stream
+            .write_all(&wire)
+            .and_then(|_| self.stream.flush());
         r.map_err(|e| {
             self.broken = true;
             Error::from_io(e, "sending a command")
@@ -516,10 +527,8 @@ impl Control {
 
     /// Says goodbye (protected QUIT) and closes; errors are ignored.
     pub fn quit(mut self) {
-        if !self.broken {
-            if self.send(&Command::new("QUIT")).is_ok() {
-                let _ = self.read_reply();
-            }
+        if !self.broken && self.send(&Command::new("QUIT")).is_ok() {
+            let _ = self.read_reply();
         }
         self.shutdown();
     }
@@ -549,8 +558,10 @@ impl Control {
             }
             self.epsv_refused = true;
         }
-        if let IpAddr::V6(_) = self.peer.ip() {
-            return Err(Error::Protocol("EPSV refused and PASV cannot do IPv6".into()));
+        if self.peer.ip().is_ipv6() {
+            return Err(Error::Protocol(
+                "EPSV refused and PASV cannot do IPv6".into(),
+            ));
         }
         let r = self.expect(&Command::new("PASV"), |c| c == 227)?;
         let port = parse_pasv(&r.text())?;
@@ -573,7 +584,9 @@ impl Control {
         sock.set_read_timeout(Some(self.timeout))?;
         sock.set_write_timeout(Some(self.timeout))?;
         if let Some(offset) = rest.filter(|&o| o > 0) {
-            self.expect(&Command::with_arg("REST", offset.to_string())?, |c| c == 350)?;
+            self.expect(&Command::with_arg("REST", offset.to_string())?, |c| {
+                c == 350
+            })?;
         }
         let reply = self.command(cmd)?;
         if !reply.is_preliminary() {
@@ -834,9 +847,22 @@ mod tests {
 
     #[test]
     fn epsv_reply_gives_port() {
-        assert_eq!(parse_epsv("Entering Extended Passive Mode (|||31005|)").unwrap(), 31005);
-        assert_eq!(parse_epsv("Extended Passive mode OK (!!!40000!)").unwrap(), 40000);
-        for bad in ["(|||0|)", "(|||70000|)", "no parens", "(||1|2|)", "(|||x|)", "("] {
+        assert_eq!(
+            parse_epsv("Entering Extended Passive Mode (|||31005|)").unwrap(),
+            31005
+        );
+        assert_eq!(
+            parse_epsv("Extended Passive mode OK (!!!40000!)").unwrap(),
+            40000
+        );
+        for bad in [
+            "(|||0|)",
+            "(|||70000|)",
+            "no parens",
+            "(||1|2|)",
+            "(|||x|)",
+            "(",
+        ] {
             assert!(parse_epsv(bad).is_err(), "{bad}");
         }
     }
@@ -848,7 +874,12 @@ mod tests {
             121 * 256 + 45
         );
         assert_eq!(parse_pasv("=127,0,0,1,4,1").unwrap(), 1025);
-        for bad in ["Entering Passive Mode (1,2,3,4,5)", "(1,2,3,4,256,1)", "", "(1,2,3,4,0,0)"] {
+        for bad in [
+            "Entering Passive Mode (1,2,3,4,5)",
+            "(1,2,3,4,256,1)",
+            "",
+            "(1,2,3,4,0,0)",
+        ] {
             assert!(parse_pasv(bad).is_err(), "{bad}");
         }
     }

@@ -80,7 +80,10 @@ impl Error {
     pub fn from_io(e: io::Error, what: &'static str) -> Error {
         match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(what),
-            _ => match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            _ => match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
                 Some(tls) => Error::Tls(tls.clone()),
                 None => Error::Io(e),
             },

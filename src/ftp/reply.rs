@@ -164,7 +164,8 @@ mod tests {
 
     #[test]
     fn feat_lines_with_leading_space_and_other_codes_inside() {
-        let input = b"211-Features:\r\n AUTH TLS\r\n 200 looks like a code\r\n MLST size*;\r\n211 End\r\n";
+        let input =
+            b"211-Features:\r\n AUTH TLS\r\n 200 looks like a code\r\n MLST size*;\r\n211 End\r\n";
         let r = parse_replies(input).unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].lines.len(), 5);
@@ -184,8 +185,18 @@ mod tests {
 
     #[test]
     fn garbage_is_a_protocol_error_not_a_panic() {
-        for bad in [&b"hello"[..], b"22", b"2x0 x", b"099 x", b"2200 x", b"\xff\xfe"] {
-            assert!(matches!(parse_replies(bad), Err(Error::Protocol(_))), "{bad:?}");
+        for bad in [
+            &b"hello"[..],
+            b"22",
+            b"2x0 x",
+            b"099 x",
+            b"2200 x",
+            b"\xff\xfe",
+        ] {
+            assert!(
+                matches!(parse_replies(bad), Err(Error::Protocol(_))),
+                "{bad:?}"
+            );
         }
     }
 

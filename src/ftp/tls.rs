@@ -111,12 +111,19 @@ impl ServerCertVerifier for Verifier {
         {
             Ok(v) => Ok(v),
             Err(e) => {
-                if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
-                    let cert = webpki::EndEntityCert::try_from(end_entity)
-                        .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+                if self
+                    .pinned
+                    .iter()
+                    .any(|p| p.as_ref() == end_entity.as_ref())
+                {
+                    let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| {
+                        rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+                    })?;
                     cert.verify_is_valid_for_subject_name(server_name)
                         .map_err(|_| {
-                            rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+                            rustls::Error::InvalidCertificate(
+                                rustls::CertificateError::NotValidForName,
+                            )
                         })?;
                     Ok(ServerCertVerified::assertion())
                 } else {
@@ -199,7 +206,11 @@ impl ClientSessionStore for SessionStore {
         self.lock().kx_hint
     }
 
-    fn set_tls12_session(&self, _: ServerName<'static>, value: rustls::client::Tls12ClientSessionValue) {
+    fn set_tls12_session(
+        &self,
+        _: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
         self.lock().tls12 = Some(value);
     }
 
@@ -211,7 +222,11 @@ impl ClientSessionStore for SessionStore {
         self.lock().tls12 = None;
     }
 
-    fn insert_tls13_ticket(&self, _: ServerName<'static>, value: rustls::client::Tls13ClientSessionValue) {
+    fn insert_tls13_ticket(
+        &self,
+        _: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
         let mut s = self.lock();
         if s.tls13.len() == MAX_TICKETS {
             s.tls13.pop_front();
@@ -219,7 +234,10 @@ impl ClientSessionStore for SessionStore {
         s.tls13.push_back(value);
     }
 
-    fn take_tls13_ticket(&self, _: &ServerName<'static>) -> Option<rustls::client::Tls13ClientSessionValue> {
+    fn take_tls13_ticket(
+        &self,
+        _: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
         // The newest ticket: an older one may belong to a session the server forgot.
         self.lock().tls13.pop_back()
     }
