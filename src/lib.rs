@@ -1,3 +1,12 @@
 //! ftpsfs: mount FTPS servers (FTP over TLS, RFC 4217) with FUSE.
+//!
+//! Floors, top to bottom: `cli` (arguments) and `config`, `fs` (FUSE),
+//! `cache` (listings), `remote` (the narrow trait the filesystem uses, with
+//! the FTPS and in-memory implementations), `ftp` (the protocol client).
 
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod fs;
 pub mod ftp;
+pub mod remote;

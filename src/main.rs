@@ -1,1 +1,189 @@
-fn main() {}
+//! `ftpsfs URL MOUNTPOINT [-o opts]`: log in, go to the background, mount.
+
+use ftpsfs::cache::DirCache;
+use ftpsfs::cli::{self, password::resolve_credentials};
+use ftpsfs::config::{MountConfig, TlsMode, TlsVersions};
+use ftpsfs::fs::attr::Owner;
+use ftpsfs::fs::{Core, FsOptions, FtpsFs};
+use ftpsfs::ftp::{tls, ConnectOptions, Control, TlsStart};
+use ftpsfs::remote::ftps::FtpsRemote;
+use ftpsfs::remote::pool::{Login, Pool};
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::exit;
+use std::sync::Arc;
+
+/// Directories whose listings are cached.
+const CACHED_DIRS: usize = 4096;
+
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("ftpsfs: {msg}");
+    exit(1)
+}
+
+fn main() {
+    let cfg = match cli::parse_args(std::env::args_os()) {
+        Ok(c) => c,
+        Err(e) if e.exit_code == 0 => {
+            print!("{}", e.message);
+            exit(0)
+        }
+        Err(e) => {
+            eprintln!("ftpsfs: {}", e.message);
+            exit(e.exit_code)
+        }
+    };
+    let level = if cfg.debug { "debug" } else { "warn" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+
+    let mut cfg = cfg;
+    cfg.mountpoint = std::fs::canonicalize(&cfg.mountpoint)
+        .unwrap_or_else(|e| fail(format!("mount point {}: {e}", cfg.mountpoint.display())));
+    let (user, password) = resolve_credentials(&cfg).unwrap_or_else(|e| fail(e));
+    let versions = match cfg.tls_versions {
+        TlsVersions::Both => tls::Versions::Both,
+        TlsVersions::Only12 => tls::Versions::Only12,
+        TlsVersions::Only13 => tls::Versions::Only13,
+    };
+    let tls_config =
+        tls::client_config(cfg.cafile.as_deref(), versions).unwrap_or_else(|e| fail(e));
+    let opts = ConnectOptions {
+        host: cfg.host.clone(),
+        port: cfg.port,
+        tls_start: match cfg.tls_mode {
+            TlsMode::Explicit => TlsStart::Explicit,
+            TlsMode::Implicit => TlsStart::Implicit,
+        },
+        tls: tls_config,
+        timeout: cfg.timeout,
+    };
+    let mut first = Control::open(&opts, &user, password.expose())
+        .unwrap_or_else(|e| fail(format!("{}:{}: {e}", cfg.host, cfg.port)));
+    if let Err(e) = first.cwd(&cfg.root) {
+        fail(format!("remote directory {}: {e}", cfg.root));
+    }
+
+    // Fork only now, so a bad password or host fails the mount command itself.
+    let report = if cfg.foreground {
+        None
+    } else {
+        Some(daemonize())
+    };
+    let features = first.features().clone();
+    let pool = Pool::new(opts, Login { user, password }, cfg.connections, Some(first));
+    let remote = FtpsRemote::new(Arc::clone(&pool), &features, &cfg.root);
+    let fs = build_fs(&cfg, Arc::new(remote));
+    let config = mount_config(&cfg);
+    let session = match fuser::Session::new(fs, &cfg.mountpoint, &config) {
+        Ok(s) => s,
+        Err(e) => {
+            let msg = format!("cannot mount on {}: {e}", cfg.mountpoint.display());
+            if let Some(r) = report {
+                send_report(r, &msg);
+            }
+            fail(msg)
+        }
+    };
+    if let Some(r) = report {
+        send_report(r, "ok");
+    }
+    let r = session.run();
+    pool.close_idle();
+    if let Err(e) = r {
+        fail(format!("FUSE session ended: {e}"));
+    }
+}
+
+fn build_fs(cfg: &MountConfig, remote: Arc<FtpsRemote>) -> FtpsFs {
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let owner = Owner {
+        uid: cfg.uid.unwrap_or(uid),
+        gid: cfg.gid.unwrap_or(gid),
+        umask: cfg.umask.unwrap_or(0),
+        read_only: cfg.read_only,
+    };
+    let core = Core::new(
+        remote,
+        DirCache::new(CACHED_DIRS, cfg.dir_cache_ttl),
+        FsOptions {
+            owner,
+            read_only: cfg.read_only,
+        },
+    );
+    FtpsFs::new(core, cfg.connections.max(2) * 2)
+}
+
+fn mount_config(cfg: &MountConfig) -> fuser::Config {
+    use fuser::MountOption as M;
+    let mut config = fuser::Config::default();
+    let fsname = cfg
+        .fsname
+        .clone()
+        .unwrap_or_else(|| format!("ftpsfs#{}:{}{}", cfg.host, cfg.port, cfg.root));
+    config.mount_options = vec![
+        M::FSName(fsname),
+        M::Subtype("ftpsfs".into()),
+        M::DefaultPermissions,
+        M::NoDev,
+        M::NoSuid,
+    ];
+    if cfg.read_only {
+        config.mount_options.push(M::RO);
+    }
+    if cfg.allow_other {
+        config.mount_options.push(M::CUSTOM("allow_other".into()));
+        config.acl = fuser::SessionACL::All;
+    }
+    config
+}
+
+/// Forks; the parent waits for the child's report and exits with it. The
+/// child continues in a new session with stdio on /dev/null and returns
+/// the pipe on which to report.
+fn daemonize() -> OwnedFd {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        fail(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: the pipe fds are fresh and owned here.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: no other thread exists yet, so fork is safe.
+    match unsafe { libc::fork() } {
+        -1 => fail(format!("fork: {}", std::io::Error::last_os_error())),
+        0 => {
+            drop(rd);
+            // SAFETY: plain syscalls on our own process.
+            unsafe {
+                libc::setsid();
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 {
+                    libc::dup2(null, 0);
+                    libc::dup2(null, 1);
+                    libc::dup2(null, 2);
+                    if null > 2 {
+                        libc::close(null);
+                    }
+                }
+                libc::chdir(c"/".as_ptr());
+            }
+            wr
+        }
+        _ => {
+            drop(wr);
+            let mut msg = String::new();
+            let _ = std::fs::File::from(rd).read_to_string(&mut msg);
+            match msg.trim() {
+                "ok" => exit(0),
+                "" => fail("mount process ended without reporting"),
+                m => fail(m),
+            }
+        }
+    }
+}
+
+fn send_report(fd: OwnedFd, msg: &str) {
+    let mut f = std::fs::File::from(fd);
+    let _ = f.write_all(msg.as_bytes());
+}

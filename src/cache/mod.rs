@@ -1,0 +1,130 @@
+//! Directory listings cached in an LRU with a time to live.
+//!
+//! Stands apart from the filesystem and the remote: the filesystem asks it
+//! first and invalidates a directory whenever it changes that directory.
+
+use crate::remote::Entry;
+use lru::LruCache;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Listings = LruCache<String, (Instant, Arc<Vec<Entry>>)>;
+
+/// Cached directory listings, keyed by directory path.
+pub struct DirCache {
+    ttl: Duration,
+    lru: Mutex<Listings>,
+}
+
+impl DirCache {
+    /// A cache of at most `capacity` directories, each fresh for `ttl`.
+    pub fn new(capacity: usize, ttl: Duration) -> DirCache {
+        let cap = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
+        DirCache {
+            ttl,
+            lru: Mutex::new(LruCache::new(cap)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Listings> {
+        self.lru.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The listing of `dir` if cached and younger than the TTL.
+    pub fn get(&self, dir: &str) -> Option<Arc<Vec<Entry>>> {
+        let mut lru = self.lock();
+        match lru.get(dir) {
+            Some((at, entries)) if at.elapsed() < self.ttl => Some(Arc::clone(entries)),
+            Some(_) => {
+                lru.pop(dir);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Stores a fresh listing of `dir`.
+    pub fn put(&self, dir: &str, entries: Arc<Vec<Entry>>) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        self.lock().put(dir.to_string(), (Instant::now(), entries));
+    }
+
+    /// Forgets `dir` (after we changed it).
+    pub fn invalidate(&self, dir: &str) {
+        self.lock().pop(dir);
+    }
+
+    /// Forgets `dir` and every directory below it (after a rename or rmdir).
+    pub fn invalidate_tree(&self, dir: &str) {
+        let prefix = if dir == "/" {
+            "/".to_string()
+        } else {
+            format!("{dir}/")
+        };
+        let mut lru = self.lock();
+        let keys: Vec<String> = lru
+            .iter()
+            .filter(|(k, _)| k.as_str() == dir || k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            lru.pop(&k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::Kind;
+
+    fn entries(name: &str) -> Arc<Vec<Entry>> {
+        Arc::new(vec![Entry {
+            name: name.into(),
+            kind: Kind::File,
+            size: 1,
+            mtime: None,
+            mode: None,
+            target: None,
+        }])
+    }
+
+    #[test]
+    fn fresh_entries_are_returned_and_expire_after_ttl() {
+        let c = DirCache::new(10, Duration::from_millis(50));
+        c.put("/a", entries("x"));
+        assert_eq!(c.get("/a").unwrap()[0].name, "x");
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(c.get("/a").is_none());
+    }
+
+    #[test]
+    fn invalidate_tree_drops_descendants_only() {
+        let c = DirCache::new(10, Duration::from_secs(60));
+        for d in ["/a", "/a/b", "/ab", "/"] {
+            c.put(d, entries(d));
+        }
+        c.invalidate_tree("/a");
+        assert!(c.get("/a").is_none() && c.get("/a/b").is_none());
+        assert!(c.get("/ab").is_some() && c.get("/").is_some());
+    }
+
+    #[test]
+    fn capacity_is_bounded() {
+        let c = DirCache::new(2, Duration::from_secs(60));
+        c.put("/1", entries("1"));
+        c.put("/2", entries("2"));
+        c.put("/3", entries("3"));
+        assert!(c.get("/1").is_none());
+    }
+
+    #[test]
+    fn zero_ttl_caches_nothing() {
+        let c = DirCache::new(2, Duration::ZERO);
+        c.put("/1", entries("1"));
+        assert!(c.get("/1").is_none());
+    }
+}

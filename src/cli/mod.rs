@@ -1,0 +1,107 @@
+//! Command line: `ftpsfs [-f] [-d] [-o opts] URL MOUNTPOINT`, also in the
+//! order `mount.fuse3` uses (`URL MOUNTPOINT -o opts`).
+
+pub mod options;
+pub mod password;
+pub mod url;
+
+use crate::config::MountConfig;
+use clap::Parser;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Something wrong on the command line, or help/version output (exit code 0).
+#[derive(Debug)]
+pub struct CliError {
+    /// One line for the user (or the help text).
+    pub message: String,
+    /// Process exit code.
+    pub exit_code: i32,
+}
+
+impl CliError {
+    /// A usage error (exit code 2).
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError {
+            message: message.into(),
+            exit_code: 2,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Mount an FTPS server (FTP over TLS) with FUSE.
+#[derive(Parser, Debug)]
+#[command(name = "ftpsfs", version, about)]
+struct Args {
+    /// ftp://[user@]host[:port][/path] (explicit TLS) or ftps://... (implicit TLS)
+    url: String,
+    /// Directory to mount on
+    mountpoint: PathBuf,
+    /// Mount options, comma-separated (repeatable): cafile=, password_file=,
+    /// connections=, timeout=, dir_cache_ttl=, tls=1.2|1.3, ro, allow_other,
+    /// uid=, gid=, umask=, fsname=, debug
+    #[arg(short = 'o', value_name = "OPTIONS")]
+    options: Vec<String>,
+    /// Stay in the foreground
+    #[arg(short = 'f')]
+    foreground: bool,
+    /// Debug logging (implies -f)
+    #[arg(short = 'd', long = "debug")]
+    debug: bool,
+}
+
+/// Parses argv (with argv[0]) into a mount configuration.
+pub fn parse_args<I, T>(args: I) -> Result<MountConfig, CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args = Args::try_parse_from(args).map_err(|e| {
+        let exit_code = if e.use_stderr() { 2 } else { 0 };
+        CliError {
+            message: e.to_string(),
+            exit_code,
+        }
+    })?;
+    let u = url::parse_url(&args.url)?;
+    let mut cfg = MountConfig::new(u.host, u.port, u.tls_mode, args.mountpoint);
+    cfg.user = u.user;
+    cfg.root = u.path;
+    for o in &args.options {
+        options::apply_options(&mut cfg, o)?;
+    }
+    cfg.debug |= args.debug;
+    cfg.foreground |= args.foreground || cfg.debug;
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_after_positionals_like_mount_fuse() {
+        let c = parse_args(["ftpsfs", "ftp://u@h/x", "/mnt", "-o", "ro,connections=2"]).unwrap();
+        assert!(c.read_only);
+        assert_eq!(c.connections, 2);
+        assert_eq!(c.root, "/x");
+        assert!(!c.foreground);
+    }
+
+    #[test]
+    fn debug_implies_foreground_and_help_exits_zero() {
+        let c = parse_args(["ftpsfs", "-d", "ftp://h", "/m"]).unwrap();
+        assert!(c.debug && c.foreground);
+        assert_eq!(parse_args(["ftpsfs", "--help"]).unwrap_err().exit_code, 0);
+        assert_eq!(parse_args(["ftpsfs", "ftp://h"]).unwrap_err().exit_code, 2);
+    }
+}

@@ -1,0 +1,126 @@
+//! `-o` mount options.
+
+use super::CliError;
+use crate::config::{MountConfig, TlsVersions};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Generic mount options passed by mount(8) / mount.fuse3 that need no action here.
+const GENERIC: &[&str] = &[
+    "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime", "relatime",
+    "_netdev", "nofail", "auto", "noauto", "user", "users", "defaults", "async", "sync",
+];
+
+fn number<T: std::str::FromStr + PartialOrd + Copy>(
+    key: &str,
+    value: &str,
+    min: T,
+    max: T,
+) -> Result<T, CliError> {
+    match value.parse::<T>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        _ => Err(CliError::usage(format!(
+            "bad value for option {key}: {value:?}"
+        ))),
+    }
+}
+
+/// Applies one comma-separated `-o` string.
+pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> {
+    for opt in opts.split(',').filter(|o| !o.is_empty()) {
+        let (key, value) = match opt.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (opt, None),
+        };
+        let need = || value.ok_or_else(|| CliError::usage(format!("option {key} needs a value")));
+        match key {
+            "cafile" => cfg.cafile = Some(PathBuf::from(need()?)),
+            "password_file" => cfg.password_file = Some(PathBuf::from(need()?)),
+            "connections" => cfg.connections = number(key, need()?, 1usize, 64)?,
+            "timeout" => cfg.timeout = Duration::from_secs(number(key, need()?, 1u64, 3600)?),
+            "dir_cache_ttl" => {
+                cfg.dir_cache_ttl = Duration::from_secs(number(key, need()?, 0u64, 86_400)?)
+            }
+            "tls" => {
+                cfg.tls_versions = match need()? {
+                    "1.2" => TlsVersions::Only12,
+                    "1.3" => TlsVersions::Only13,
+                    v => {
+                        return Err(CliError::usage(format!(
+                            "bad value for option tls: {v:?} (1.2 or 1.3)"
+                        )))
+                    }
+                }
+            }
+            "ro" => cfg.read_only = true,
+            "allow_other" => cfg.allow_other = true,
+            "debug" => cfg.debug = true,
+            "uid" => cfg.uid = Some(number(key, need()?, 0u32, u32::MAX)?),
+            "gid" => cfg.gid = Some(number(key, need()?, 0u32, u32::MAX)?),
+            "umask" => {
+                let v = need()?;
+                cfg.umask = Some(
+                    u32::from_str_radix(v, 8)
+                        .ok()
+                        .filter(|&m| m <= 0o777)
+                        .ok_or_else(|| {
+                            CliError::usage(format!("bad value for option umask: {v:?}"))
+                        })?,
+                )
+            }
+            "fsname" => cfg.fsname = Some(need()?.to_string()),
+            k if value.is_none() && GENERIC.contains(&k) => {}
+            k if k.starts_with("x-systemd.") || k.starts_with("x-gvfs-") || k == "comment" => {}
+            k => return Err(CliError::usage(format!("unknown mount option '{k}'"))),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TlsMode;
+
+    fn cfg() -> MountConfig {
+        MountConfig::new("h".into(), 21, TlsMode::Explicit, "/m".into())
+    }
+
+    #[test]
+    fn every_option_is_applied() {
+        let mut c = cfg();
+        apply_options(&mut c, "cafile=/c.pem,password_file=/p,connections=8,timeout=5,dir_cache_ttl=0,tls=1.2,ro,allow_other,uid=7,gid=8,umask=022,fsname=x,debug").unwrap();
+        assert_eq!(c.cafile, Some("/c.pem".into()));
+        assert_eq!(c.connections, 8);
+        assert_eq!(c.timeout, Duration::from_secs(5));
+        assert_eq!(c.dir_cache_ttl, Duration::ZERO);
+        assert_eq!(c.tls_versions, TlsVersions::Only12);
+        assert!(c.read_only && c.allow_other && c.debug);
+        assert_eq!((c.uid, c.gid, c.umask), (Some(7), Some(8), Some(0o22)));
+    }
+
+    #[test]
+    fn generic_mount_options_are_accepted() {
+        let mut c = cfg();
+        apply_options(
+            &mut c,
+            "rw,nodev,nosuid,_netdev,noauto,x-systemd.automount,comment=x,users",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn unknown_options_and_bad_values_are_named() {
+        let mut c = cfg();
+        assert!(apply_options(&mut c, "foo")
+            .unwrap_err()
+            .message
+            .contains("'foo'"));
+        assert!(apply_options(&mut c, "connections=0")
+            .unwrap_err()
+            .message
+            .contains("connections"));
+        assert!(apply_options(&mut c, "tls=1.1").is_err());
+        assert!(apply_options(&mut c, "timeout").is_err());
+    }
+}

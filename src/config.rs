@@ -1,0 +1,97 @@
+//! Every setting of one mount, typed, with defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How TLS starts on the control connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// `ftp://`: AUTH TLS on a plain connection.
+    Explicit,
+    /// `ftps://`: TLS from the first byte.
+    Implicit,
+}
+
+/// Which TLS versions we offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersions {
+    /// TLS 1.3 and 1.2.
+    Both,
+    /// TLS 1.2 only (`-o tls=1.2`).
+    Only12,
+    /// TLS 1.3 only (`-o tls=1.3`).
+    Only13,
+}
+
+/// Every setting of one mount.
+#[derive(Debug, Clone)]
+pub struct MountConfig {
+    /// Server host name or address (no brackets for IPv6).
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Login name from the URL.
+    pub user: Option<String>,
+    /// Server directory shown at the mount root, normalized.
+    pub root: String,
+    /// Explicit or implicit TLS.
+    pub tls_mode: TlsMode,
+    /// Where to mount.
+    pub mountpoint: PathBuf,
+    /// Stay in the foreground.
+    pub foreground: bool,
+    /// Debug logging.
+    pub debug: bool,
+    /// Extra PEM trust anchors.
+    pub cafile: Option<PathBuf>,
+    /// File holding the password.
+    pub password_file: Option<PathBuf>,
+    /// Control connections in the pool.
+    pub connections: usize,
+    /// Connect, read and write timeout.
+    pub timeout: Duration,
+    /// How long a directory listing is reused.
+    pub dir_cache_ttl: Duration,
+    /// TLS versions offered.
+    pub tls_versions: TlsVersions,
+    /// Read-only mount.
+    pub read_only: bool,
+    /// Let other users see the mount.
+    pub allow_other: bool,
+    /// Owner uid shown for files.
+    pub uid: Option<u32>,
+    /// Owner gid shown for files.
+    pub gid: Option<u32>,
+    /// Permission bits removed from every file.
+    pub umask: Option<u32>,
+    /// Source name shown in /proc/mounts.
+    pub fsname: Option<String>,
+}
+
+impl MountConfig {
+    /// Defaults for a server and mount point.
+    pub fn new(host: String, port: u16, tls_mode: TlsMode, mountpoint: PathBuf) -> MountConfig {
+        MountConfig {
+            host,
+            port,
+            user: None,
+            root: "/".into(),
+            tls_mode,
+            mountpoint,
+            foreground: false,
+            debug: false,
+            cafile: None,
+            password_file: None,
+            connections: 4,
+            timeout: Duration::from_secs(30),
+            dir_cache_ttl: Duration::from_secs(60),
+            tls_versions: TlsVersions::Both,
+            read_only: false,
+            allow_other: false,
+            uid: None,
+            gid: None,
+            umask: None,
+            fsname: None,
+        }
+    }
+}

@@ -1,0 +1,664 @@
+//! Filesystem operations as plain functions returning `Result`, so they can
+//! be tested without a kernel; `mod.rs` wires them to FUSE replies.
+
+use super::attr::{self, Owner};
+use super::handle::{Handle, State};
+use super::inode::{InodeTable, ROOT};
+use crate::cache::DirCache;
+use crate::remote::{join, split, Entry, Error, Kind, Remote, Result};
+use fuser::FileAttr;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+/// Settings of the filesystem floor.
+#[derive(Debug, Clone)]
+pub struct FsOptions {
+    /// Owner and mode shown for files.
+    pub owner: Owner,
+    /// Refuse every change.
+    pub read_only: bool,
+}
+
+/// The state shared by every request.
+pub struct Core {
+    remote: Arc<dyn Remote>,
+    cache: DirCache,
+    inodes: Mutex<InodeTable>,
+    handles: Mutex<HashMap<u64, Arc<Mutex<Handle>>>>,
+    dirs: Mutex<HashMap<u64, Arc<Vec<Entry>>>>,
+    next_fh: AtomicU64,
+    opts: FsOptions,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn enoent() -> Error {
+    Error::new(libc::ENOENT, "no such file or directory")
+}
+
+fn erofs() -> Error {
+    Error::new(libc::EROFS, "read-only mount")
+}
+
+/// A file name from the kernel as UTF-8, refusing what FTP cannot carry.
+pub fn name_str(name: &std::ffi::OsStr) -> Result<&str> {
+    let s = name
+        .to_str()
+        .ok_or_else(|| Error::new(libc::EINVAL, "file name is not UTF-8"))?;
+    if s.is_empty() || s.contains(['/', '\0', '\r', '\n']) {
+        return Err(Error::new(libc::EINVAL, "file name not allowed"));
+    }
+    Ok(s)
+}
+
+impl Core {
+    /// A filesystem over `remote` with a listing cache.
+    pub fn new(remote: Arc<dyn Remote>, cache: DirCache, opts: FsOptions) -> Core {
+        Core {
+            remote,
+            cache,
+            inodes: Mutex::new(InodeTable::default()),
+            handles: Mutex::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            opts,
+        }
+    }
+
+    fn path(&self, ino: u64) -> Result<String> {
+        lock(&self.inodes)
+            .path(ino)
+            .map(str::to_string)
+            .ok_or_else(enoent)
+    }
+
+    fn writable(&self) -> Result<()> {
+        if self.opts.read_only {
+            Err(erofs())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The listing of `dir`, from the cache or the server.
+    pub fn listing(&self, dir: &str) -> Result<Arc<Vec<Entry>>> {
+        if let Some(l) = self.cache.get(dir) {
+            return Ok(l);
+        }
+        let l = Arc::new(self.remote.list(dir)?);
+        self.cache.put(dir, Arc::clone(&l));
+        Ok(l)
+    }
+
+    fn entry(&self, path: &str) -> Result<Entry> {
+        let (dir, name) = split(path);
+        self.listing(dir)?
+            .iter()
+            .find(|e| e.name == name)
+            .cloned()
+            .ok_or_else(enoent)
+    }
+
+    /// Size a handle open for writing knows better than the listing.
+    fn local_size(&self, ino: u64) -> Option<u64> {
+        let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
+        handles.iter().find_map(|h| match h.try_lock() {
+            Ok(h) if h.ino == ino => h.local_size(),
+            _ => None,
+        })
+    }
+
+    fn attr_of(&self, ino: u64, path: &str) -> Result<FileAttr> {
+        if ino == ROOT {
+            return Ok(attr::root(&self.opts.owner));
+        }
+        let mut e = self.entry(path)?;
+        if let Some(size) = self.local_size(ino) {
+            e.size = size;
+        }
+        Ok(attr::from_entry(ino, &e, &self.opts.owner))
+    }
+
+    fn changed(&self, path: &str) {
+        self.cache.invalidate(split(path).0);
+    }
+
+    /// Looks up `name` in directory `parent` (one kernel lookup counted).
+    pub fn lookup(&self, parent: u64, name: &str) -> Result<FileAttr> {
+        let path = join(&self.path(parent)?, name);
+        let e = self.entry(&path)?;
+        let ino = lock(&self.inodes).ino(&path, true);
+        let mut a = attr::from_entry(ino, &e, &self.opts.owner);
+        if let Some(size) = self.local_size(ino) {
+            a.size = size;
+        }
+        Ok(a)
+    }
+
+    /// The kernel dropped `n` lookups of `ino`.
+    pub fn forget(&self, ino: u64, n: u64) {
+        lock(&self.inodes).forget(ino, n);
+    }
+
+    /// Attributes of `ino`.
+    pub fn getattr(&self, ino: u64) -> Result<FileAttr> {
+        let path = self.path(ino)?;
+        self.attr_of(ino, &path)
+    }
+
+    /// Changes size, mtime and mode.
+    pub fn setattr(
+        &self,
+        ino: u64,
+        fh: Option<u64>,
+        size: Option<u64>,
+        mtime: Option<SystemTime>,
+        mode: Option<u32>,
+    ) -> Result<FileAttr> {
+        let path = self.path(ino)?;
+        if size.is_some() || mtime.is_some() || mode.is_some() {
+            self.writable()?;
+        }
+        if let Some(size) = size {
+            let handle = fh.and_then(|fh| lock(&self.handles).get(&fh).cloned());
+            match handle {
+                Some(h) => {
+                    let mut h = lock(&h);
+                    if size == 0 && !matches!(h.state, State::Spooled { .. }) {
+                        // Truncation to zero (open with O_TRUNC): restart the file.
+                        h.abandon();
+                        self.truncate_remote(&path, 0)?;
+                        h.size = 0;
+                    } else {
+                        h.truncate(&*self.remote, size)?;
+                    }
+                }
+                None => self.truncate_remote(&path, size)?,
+            }
+            self.changed(&path);
+        }
+        if let Some(mode) = mode {
+            self.remote.chmod(&path, mode)?;
+            self.changed(&path);
+        }
+        if let Some(t) = mtime {
+            if !self.remote.capabilities().set_mtime {
+                return Err(Error::new(libc::EOPNOTSUPP, "server cannot set times"));
+            }
+            // Flush pending writes first, or their upload would reset the time.
+            if let Some(h) = self.open_handle_of(ino) {
+                lock(&h).finish(&*self.remote)?;
+            }
+            self.remote.set_mtime(&path, t)?;
+            self.changed(&path);
+        }
+        self.attr_of(ino, &path)
+    }
+
+    fn open_handle_of(&self, ino: u64) -> Option<Arc<Mutex<Handle>>> {
+        lock(&self.handles)
+            .values()
+            .find(|h| {
+                let h = lock(h);
+                h.ino == ino && h.is_dirty()
+            })
+            .cloned()
+    }
+
+    /// Sets the size of a file that no handle is writing.
+    fn truncate_remote(&self, path: &str, size: u64) -> Result<()> {
+        let current = self.entry(path)?;
+        if current.kind == Kind::Dir {
+            return Err(Error::new(libc::EISDIR, path.to_string()));
+        }
+        if size == current.size {
+            return Ok(());
+        }
+        let mut h = Handle {
+            ino: 0,
+            path: path.to_string(),
+            append: false,
+            writable: true,
+            readable: true,
+            state: State::Idle,
+            size: current.size,
+            pending_error: None,
+        };
+        if size == 0 {
+            return self.remote.open_write(path, false)?.finish();
+        }
+        if size > current.size {
+            // Extend with zeros through APPE.
+            h.append = true;
+            let zeros = vec![0u8; 1 << 20];
+            let mut at = current.size;
+            while at < size {
+                let n = ((size - at) as usize).min(zeros.len());
+                h.write(&*self.remote, at, &zeros[..n])?;
+                at += n as u64;
+            }
+            return h.finish(&*self.remote);
+        }
+        h.truncate(&*self.remote, size)?;
+        h.finish(&*self.remote)
+    }
+
+    fn new_fh(&self, h: Handle) -> u64 {
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        lock(&self.handles).insert(fh, Arc::new(Mutex::new(h)));
+        fh
+    }
+
+    fn handle(&self, fh: u64) -> Result<Arc<Mutex<Handle>>> {
+        lock(&self.handles)
+            .get(&fh)
+            .cloned()
+            .ok_or_else(|| Error::new(libc::EBADF, "bad file handle"))
+    }
+
+    /// Opens a file with `open(2)` flags.
+    pub fn open(&self, ino: u64, flags: i32) -> Result<u64> {
+        let path = self.path(ino)?;
+        let acc = flags & libc::O_ACCMODE;
+        let writable = acc == libc::O_WRONLY || acc == libc::O_RDWR;
+        if writable {
+            self.writable()?;
+        }
+        let e = self.entry(&path)?;
+        if e.kind == Kind::Dir {
+            return Err(Error::new(libc::EISDIR, path));
+        }
+        let size = self.local_size(ino).unwrap_or(e.size);
+        Ok(self.new_fh(Handle {
+            ino,
+            path,
+            append: flags & libc::O_APPEND != 0,
+            writable,
+            readable: acc != libc::O_WRONLY,
+            state: State::Idle,
+            size,
+            pending_error: None,
+        }))
+    }
+
+    /// Creates a file and opens it; the file exists on the server at once.
+    pub fn create(&self, parent: u64, name: &str, flags: i32) -> Result<(FileAttr, u64)> {
+        self.writable()?;
+        let path = join(&self.path(parent)?, name);
+        let upload = self.remote.open_write(&path, false)?;
+        self.changed(&path);
+        let ino = lock(&self.inodes).ino(&path, true);
+        let acc = flags & libc::O_ACCMODE;
+        let fh = self.new_fh(Handle {
+            ino,
+            path: path.clone(),
+            append: flags & libc::O_APPEND != 0,
+            writable: true,
+            readable: acc != libc::O_WRONLY,
+            state: State::Writing { upload, start: 0 },
+            size: 0,
+            pending_error: None,
+        });
+        let e = Entry {
+            name: name.to_string(),
+            kind: Kind::File,
+            size: 0,
+            mtime: Some(SystemTime::now()),
+            mode: None,
+            target: None,
+        };
+        Ok((attr::from_entry(ino, &e, &self.opts.owner), fh))
+    }
+
+    /// Reads from an open file.
+    pub fn read(&self, fh: u64, offset: u64, size: usize) -> Result<Vec<u8>> {
+        let h = self.handle(fh)?;
+        let mut h = lock(&h);
+        if !h.readable {
+            return Err(Error::new(libc::EBADF, "not open for reading"));
+        }
+        h.read(&*self.remote, offset, size)
+    }
+
+    /// Writes to an open file.
+    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<()> {
+        let h = self.handle(fh)?;
+        let mut h = lock(&h);
+        if !h.writable {
+            return Err(Error::new(libc::EBADF, "not open for writing"));
+        }
+        h.write(&*self.remote, offset, data)
+    }
+
+    /// Puts the handle's writes on the server (flush and fsync).
+    pub fn flush(&self, fh: u64) -> Result<()> {
+        let h = self.handle(fh)?;
+        let mut h = lock(&h);
+        let dirty = h.is_dirty() || h.pending_error.is_some();
+        let r = h.finish(&*self.remote);
+        if dirty {
+            self.changed(&h.path);
+        }
+        r
+    }
+
+    /// Closes a handle, completing any upload.
+    pub fn release(&self, fh: u64) -> Result<()> {
+        let r = self.flush(fh);
+        lock(&self.handles).remove(&fh);
+        r
+    }
+
+    /// Opens a directory: its listing is read once and kept for readdir.
+    pub fn opendir(&self, ino: u64) -> Result<u64> {
+        let path = self.path(ino)?;
+        let l = self.listing(&path)?;
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        lock(&self.dirs).insert(fh, l);
+        Ok(fh)
+    }
+
+    /// Entries of an open directory from index `offset`: (ino, next offset, kind, name).
+    pub fn readdir(&self, ino: u64, fh: u64, offset: u64) -> Result<Vec<(u64, u64, Kind, String)>> {
+        let path = self.path(ino)?;
+        let listing = lock(&self.dirs).get(&fh).cloned().ok_or_else(enoent)?;
+        let mut out = Vec::new();
+        let parent = if ino == ROOT {
+            ROOT
+        } else {
+            lock(&self.inodes).ino(split(&path).0, false)
+        };
+        let mut all: Vec<(u64, Kind, String)> = vec![
+            (ino, Kind::Dir, ".".into()),
+            (parent, Kind::Dir, "..".into()),
+        ];
+        {
+            let mut inodes = lock(&self.inodes);
+            for e in listing.iter() {
+                all.push((
+                    inodes.ino(&join(&path, &e.name), false),
+                    e.kind,
+                    e.name.clone(),
+                ));
+            }
+        }
+        for (i, (ino, kind, name)) in all.into_iter().enumerate().skip(offset as usize) {
+            out.push((ino, i as u64 + 1, kind, name));
+        }
+        Ok(out)
+    }
+
+    /// Closes a directory handle.
+    pub fn releasedir(&self, fh: u64) {
+        lock(&self.dirs).remove(&fh);
+    }
+
+    /// Creates a directory.
+    pub fn mkdir(&self, parent: u64, name: &str) -> Result<FileAttr> {
+        self.writable()?;
+        let path = join(&self.path(parent)?, name);
+        self.remote.mkdir(&path)?;
+        self.changed(&path);
+        self.lookup(parent, name)
+    }
+
+    /// Removes an empty directory.
+    pub fn rmdir(&self, parent: u64, name: &str) -> Result<()> {
+        self.writable()?;
+        let path = join(&self.path(parent)?, name);
+        self.remote.rmdir(&path)?;
+        self.changed(&path);
+        self.cache.invalidate_tree(&path);
+        lock(&self.inodes).unlink(&path);
+        Ok(())
+    }
+
+    /// Removes a file.
+    pub fn unlink(&self, parent: u64, name: &str) -> Result<()> {
+        self.writable()?;
+        let path = join(&self.path(parent)?, name);
+        self.remote.unlink(&path)?;
+        self.changed(&path);
+        lock(&self.inodes).unlink(&path);
+        Ok(())
+    }
+
+    /// Renames, replacing an existing target file.
+    pub fn rename(&self, parent: u64, name: &str, newparent: u64, newname: &str) -> Result<()> {
+        self.writable()?;
+        let from = join(&self.path(parent)?, name);
+        let to = join(&self.path(newparent)?, newname);
+        // Writes still in flight must land under the old name first.
+        let open: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
+        for h in &open {
+            let mut h = lock(h);
+            if h.path == from && h.is_dirty() {
+                h.finish(&*self.remote)?;
+            }
+        }
+        self.remote.rename(&from, &to)?;
+        self.changed(&from);
+        self.changed(&to);
+        self.cache.invalidate_tree(&from);
+        lock(&self.inodes).rename(&from, &to);
+        let prefix = format!("{from}/");
+        for h in &open {
+            let mut h = lock(h);
+            if h.path == from {
+                h.path = to.clone();
+            } else if let Some(rest) = h.path.strip_prefix(&prefix) {
+                h.path = format!("{to}/{rest}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The target of a symlink.
+    pub fn readlink(&self, ino: u64) -> Result<String> {
+        let path = self.path(ino)?;
+        self.entry(&path)?
+            .target
+            .ok_or_else(|| Error::new(libc::EINVAL, "not a symlink with a known target"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::mem::MemRemote;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn core() -> (Core, MemRemote) {
+        let mem = MemRemote::new();
+        let core = Core::new(
+            Arc::new(mem.clone()),
+            DirCache::new(100, Duration::from_secs(60)),
+            FsOptions {
+                owner: Owner {
+                    uid: 1,
+                    gid: 1,
+                    umask: 0,
+                    read_only: false,
+                },
+                read_only: false,
+            },
+        );
+        (core, mem)
+    }
+
+    #[test]
+    fn create_write_close_stores_the_bytes() {
+        let (c, mem) = core();
+        let (attr, fh) = c.create(ROOT, "a.txt", libc::O_WRONLY).unwrap();
+        assert_eq!(attr.size, 0);
+        c.write(fh, 0, b"hello ").unwrap();
+        c.write(fh, 6, b"world").unwrap();
+        assert_eq!(
+            c.getattr(attr.ino.0).unwrap().size,
+            11,
+            "size while writing"
+        );
+        c.release(fh).unwrap();
+        assert_eq!(mem.contents("/a.txt").unwrap(), b"hello world");
+        assert_eq!(c.getattr(attr.ino.0).unwrap().size, 11);
+    }
+
+    #[test]
+    fn sequential_and_seeking_reads() {
+        let (c, mem) = core();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        mem.put("/f", &data);
+        let ino = c.lookup(ROOT, "f").unwrap().ino.0;
+        let fh = c.open(ino, libc::O_RDONLY).unwrap();
+        assert_eq!(c.read(fh, 0, 10).unwrap(), &data[..10]);
+        assert_eq!(c.read(fh, 10, 10).unwrap(), &data[10..20]);
+        assert_eq!(c.read(fh, 50_000, 10).unwrap(), &data[50_000..50_010]);
+        assert_eq!(c.read(fh, 99_990, 100).unwrap(), &data[99_990..]);
+        c.release(fh).unwrap();
+    }
+
+    #[test]
+    fn random_writes_on_rdwr_go_through_the_spool() {
+        let (c, mem) = core();
+        mem.put("/f", b"0123456789");
+        let ino = c.lookup(ROOT, "f").unwrap().ino.0;
+        let fh = c.open(ino, libc::O_RDWR).unwrap();
+        c.write(fh, 3, b"abc").unwrap();
+        assert_eq!(c.read(fh, 0, 100).unwrap(), b"012abc6789");
+        assert_eq!(
+            mem.contents("/f").unwrap(),
+            b"0123456789",
+            "not before flush"
+        );
+        c.flush(fh).unwrap();
+        assert_eq!(mem.contents("/f").unwrap(), b"012abc6789");
+        c.release(fh).unwrap();
+    }
+
+    #[test]
+    fn append_continues_the_file() {
+        let (c, mem) = core();
+        mem.put("/log", b"one\n");
+        let ino = c.lookup(ROOT, "log").unwrap().ino.0;
+        let fh = c.open(ino, libc::O_WRONLY | libc::O_APPEND).unwrap();
+        c.write(fh, 4, b"two\n").unwrap();
+        c.release(fh).unwrap();
+        assert_eq!(mem.contents("/log").unwrap(), b"one\ntwo\n");
+    }
+
+    #[test]
+    fn overwrite_in_place_without_truncate_keeps_the_rest() {
+        let (c, mem) = core();
+        mem.put("/f", b"abcdef");
+        let ino = c.lookup(ROOT, "f").unwrap().ino.0;
+        let fh = c.open(ino, libc::O_WRONLY).unwrap();
+        c.write(fh, 0, b"XY").unwrap();
+        c.release(fh).unwrap();
+        assert_eq!(mem.contents("/f").unwrap(), b"XYcdef");
+    }
+
+    #[test]
+    fn truncate_shrinks_and_extends_with_zeros() {
+        let (c, mem) = core();
+        mem.put("/f", b"abcdef");
+        let ino = c.lookup(ROOT, "f").unwrap().ino.0;
+        assert_eq!(c.setattr(ino, None, Some(3), None, None).unwrap().size, 3);
+        assert_eq!(mem.contents("/f").unwrap(), b"abc");
+        assert_eq!(c.setattr(ino, None, Some(5), None, None).unwrap().size, 5);
+        assert_eq!(mem.contents("/f").unwrap(), b"abc\0\0");
+        c.setattr(ino, None, Some(0), None, None).unwrap();
+        assert_eq!(mem.contents("/f").unwrap(), b"");
+    }
+
+    #[test]
+    fn mtime_is_set_and_read_back() {
+        let (c, _mem) = core();
+        let (attr, fh) = c.create(ROOT, "t", libc::O_WRONLY).unwrap();
+        c.release(fh).unwrap();
+        let t = UNIX_EPOCH + Duration::from_secs(1_577_836_800);
+        let a = c.setattr(attr.ino.0, None, None, Some(t), None).unwrap();
+        assert_eq!(a.mtime, t);
+    }
+
+    #[test]
+    fn mkdir_rename_over_existing_and_remove() {
+        let (c, mem) = core();
+        let d = c.mkdir(ROOT, "d").unwrap().ino.0;
+        mem.put("/d/a", b"new");
+        mem.put("/d/b", b"old");
+        c.rename(d, "a", d, "b").unwrap();
+        assert_eq!(mem.contents("/d/b").unwrap(), b"new");
+        assert_eq!(c.lookup(d, "a").unwrap_err().errno, libc::ENOENT);
+        assert_eq!(c.rmdir(ROOT, "d").unwrap_err().errno, libc::ENOTEMPTY);
+        c.unlink(d, "b").unwrap();
+        c.rmdir(ROOT, "d").unwrap();
+        assert_eq!(c.lookup(ROOT, "d").unwrap_err().errno, libc::ENOENT);
+    }
+
+    #[test]
+    fn renaming_a_directory_moves_known_children() {
+        let (c, mem) = core();
+        let d = c.mkdir(ROOT, "d").unwrap().ino.0;
+        mem.put("/d/f", b"x");
+        let f = c.lookup(d, "f").unwrap().ino.0;
+        c.rename(ROOT, "d", ROOT, "e").unwrap();
+        assert_eq!(c.getattr(f).unwrap().size, 1);
+        assert_eq!(c.path(f).unwrap(), "/e/f");
+    }
+
+    #[test]
+    fn readdir_lists_dot_entries_then_names_with_offsets() {
+        let (c, mem) = core();
+        mem.put("/x", b"1");
+        mem.put("/y", b"2");
+        let fh = c.opendir(ROOT).unwrap();
+        let all = c.readdir(ROOT, fh, 0).unwrap();
+        let names: Vec<&str> = all.iter().map(|e| e.3.as_str()).collect();
+        assert_eq!(names, [".", "..", "x", "y"]);
+        let rest = c.readdir(ROOT, fh, all[2].1).unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].3, "y");
+        c.releasedir(fh);
+    }
+
+    #[test]
+    fn missing_files_are_enoent_and_bad_names_einval() {
+        let (c, _) = core();
+        assert_eq!(c.lookup(ROOT, "nope").unwrap_err().errno, libc::ENOENT);
+        assert_eq!(
+            name_str(std::ffi::OsStr::new("a\nb")).unwrap_err().errno,
+            libc::EINVAL
+        );
+    }
+
+    #[test]
+    fn read_only_mount_refuses_changes() {
+        let mem = MemRemote::new();
+        mem.put("/f", b"x");
+        let c = Core::new(
+            Arc::new(mem),
+            DirCache::new(10, Duration::from_secs(1)),
+            FsOptions {
+                owner: Owner {
+                    uid: 0,
+                    gid: 0,
+                    umask: 0,
+                    read_only: true,
+                },
+                read_only: true,
+            },
+        );
+        assert_eq!(
+            c.create(ROOT, "n", libc::O_WRONLY).unwrap_err().errno,
+            libc::EROFS
+        );
+        assert_eq!(c.unlink(ROOT, "f").unwrap_err().errno, libc::EROFS);
+        let ino = c.lookup(ROOT, "f").unwrap().ino.0;
+        assert_eq!(c.open(ino, libc::O_WRONLY).unwrap_err().errno, libc::EROFS);
+        assert_eq!(c.lookup(ROOT, "f").unwrap().perm & 0o222, 0);
+    }
+}

@@ -1,0 +1,270 @@
+//! An in-memory [`Remote`] for filesystem tests that need no server.
+
+use super::error::{Error, Result};
+use super::{split, Capabilities, Download, Entry, Kind, Remote, Upload};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+#[derive(Debug, Clone)]
+struct Node {
+    dir: bool,
+    data: Vec<u8>,
+    mtime: SystemTime,
+    mode: u32,
+}
+
+/// A directory tree held in memory; paths are keys.
+#[derive(Debug, Clone)]
+pub struct MemRemote {
+    nodes: Arc<Mutex<BTreeMap<String, Node>>>,
+}
+
+impl Default for MemRemote {
+    fn default() -> Self {
+        let mut m = BTreeMap::new();
+        m.insert("/".to_string(), Node::dir());
+        MemRemote {
+            nodes: Arc::new(Mutex::new(m)),
+        }
+    }
+}
+
+impl Node {
+    fn dir() -> Node {
+        Node {
+            dir: true,
+            data: Vec::new(),
+            mtime: SystemTime::now(),
+            mode: 0o755,
+        }
+    }
+}
+
+fn enoent(p: &str) -> Error {
+    Error::new(libc::ENOENT, format!("{p}: no such file"))
+}
+
+impl MemRemote {
+    /// An empty tree with only `/`.
+    pub fn new() -> MemRemote {
+        MemRemote::default()
+    }
+
+    /// The content of a file, for test assertions.
+    pub fn contents(&self, path: &str) -> Option<Vec<u8>> {
+        let m = self.lock();
+        m.get(path).filter(|n| !n.dir).map(|n| n.data.clone())
+    }
+
+    /// Creates or replaces a file, for test setup.
+    pub fn put(&self, path: &str, data: &[u8]) {
+        self.lock().insert(
+            path.to_string(),
+            Node {
+                dir: false,
+                data: data.to_vec(),
+                mtime: SystemTime::now(),
+                mode: 0o644,
+            },
+        );
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Node>> {
+        self.nodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn parent_is_dir(m: &BTreeMap<String, Node>, path: &str) -> Result<()> {
+        let (parent, _) = split(path);
+        match m.get(parent) {
+            Some(n) if n.dir => Ok(()),
+            Some(_) => Err(Error::new(libc::ENOTDIR, parent.to_string())),
+            None => Err(enoent(parent)),
+        }
+    }
+
+    fn children<'a>(
+        m: &'a BTreeMap<String, Node>,
+        dir: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Node)> {
+        m.iter()
+            .filter(move |(k, _)| k.as_str() != "/" && k.as_str() != dir && split(k).0 == dir)
+    }
+}
+
+impl Remote for MemRemote {
+    fn list(&self, dir: &str) -> Result<Vec<Entry>> {
+        let m = self.lock();
+        match m.get(dir) {
+            Some(n) if n.dir => {}
+            Some(_) => return Err(Error::new(libc::ENOTDIR, dir.to_string())),
+            None => return Err(enoent(dir)),
+        }
+        Ok(Self::children(&m, dir)
+            .map(|(k, n)| Entry {
+                name: split(k).1.to_string(),
+                kind: if n.dir { Kind::Dir } else { Kind::File },
+                size: n.data.len() as u64,
+                mtime: Some(n.mtime),
+                mode: Some(n.mode),
+                target: None,
+            })
+            .collect())
+    }
+
+    fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>> {
+        let m = self.lock();
+        let n = m.get(path).filter(|n| !n.dir).ok_or_else(|| enoent(path))?;
+        Ok(Box::new(MemDownload {
+            data: n.data.clone(),
+            offset,
+        }))
+    }
+
+    fn open_write(&self, path: &str, append: bool) -> Result<Box<dyn Upload>> {
+        let mut m = self.lock();
+        Self::parent_is_dir(&m, path)?;
+        let existing = m.get(path).cloned();
+        if existing.as_ref().is_some_and(|n| n.dir) {
+            return Err(Error::new(libc::EISDIR, path.to_string()));
+        }
+        let initial = match (&existing, append) {
+            (Some(n), true) => n.data.clone(),
+            _ => Vec::new(),
+        };
+        // Like STOR: the file exists (empty) as soon as the upload starts.
+        let mut node = existing.unwrap_or(Node {
+            dir: false,
+            data: Vec::new(),
+            mtime: SystemTime::now(),
+            mode: 0o644,
+        });
+        node.data = initial.clone();
+        m.insert(path.to_string(), node);
+        Ok(Box::new(MemUpload {
+            remote: self.clone(),
+            path: path.to_string(),
+            data: initial,
+            written: 0,
+        }))
+    }
+
+    fn mkdir(&self, path: &str) -> Result<()> {
+        let mut m = self.lock();
+        Self::parent_is_dir(&m, path)?;
+        if m.contains_key(path) {
+            return Err(Error::new(libc::EEXIST, path.to_string()));
+        }
+        m.insert(path.to_string(), Node::dir());
+        Ok(())
+    }
+
+    fn rmdir(&self, path: &str) -> Result<()> {
+        let mut m = self.lock();
+        match m.get(path) {
+            Some(n) if n.dir => {}
+            Some(_) => return Err(Error::new(libc::ENOTDIR, path.to_string())),
+            None => return Err(enoent(path)),
+        }
+        if Self::children(&m, path).next().is_some() {
+            return Err(Error::new(libc::ENOTEMPTY, path.to_string()));
+        }
+        m.remove(path);
+        Ok(())
+    }
+
+    fn unlink(&self, path: &str) -> Result<()> {
+        let mut m = self.lock();
+        match m.get(path) {
+            Some(n) if !n.dir => {
+                m.remove(path);
+                Ok(())
+            }
+            Some(_) => Err(Error::new(libc::EISDIR, path.to_string())),
+            None => Err(enoent(path)),
+        }
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let mut m = self.lock();
+        if !m.contains_key(from) {
+            return Err(enoent(from));
+        }
+        Self::parent_is_dir(&m, to)?;
+        let prefix = format!("{from}/");
+        let moved: Vec<String> = m
+            .keys()
+            .filter(|k| k.as_str() == from || k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for k in moved {
+            if let Some(n) = m.remove(&k) {
+                let nk = format!("{to}{}", &k[from.len()..]);
+                m.insert(nk, n);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_mtime(&self, path: &str, mtime: SystemTime) -> Result<()> {
+        let mut m = self.lock();
+        m.get_mut(path).ok_or_else(|| enoent(path))?.mtime = mtime;
+        Ok(())
+    }
+
+    fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        let mut m = self.lock();
+        m.get_mut(path).ok_or_else(|| enoent(path))?.mode = mode & 0o7777;
+        Ok(())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { set_mtime: true }
+    }
+}
+
+struct MemDownload {
+    data: Vec<u8>,
+    offset: u64,
+}
+
+impl Download for MemDownload {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let start = (self.offset as usize).min(self.data.len());
+        let n = buf.len().min(self.data.len() - start);
+        buf[..n].copy_from_slice(&self.data[start..start + n]);
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+}
+
+struct MemUpload {
+    remote: MemRemote,
+    path: String,
+    data: Vec<u8>,
+    written: u64,
+}
+
+impl Upload for MemUpload {
+    fn write(&mut self, buf: &[u8]) -> Result<()> {
+        self.data.extend_from_slice(buf);
+        self.written += buf.len() as u64;
+        Ok(())
+    }
+
+    fn written(&self) -> u64 {
+        self.written
+    }
+
+    fn finish(self: Box<Self>) -> Result<()> {
+        let mut m = self.remote.lock();
+        let n = m.get_mut(&self.path).ok_or_else(|| enoent(&self.path))?;
+        n.data = self.data;
+        n.mtime = SystemTime::now();
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! The narrow interface the filesystem uses to reach the server.
+//!
+//! Paths are absolute within the mount (`/`, `/dir/file`); an implementation
+//! maps them onto its own namespace. Errors carry an errno: FTP reply codes
+//! are translated here, in [`error`], and nowhere else.
+
+pub mod error;
+pub mod ftps;
+pub mod mem;
+pub mod pool;
+
+pub use error::{Error, Result};
+use std::time::SystemTime;
+
+/// Type of a remote object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (as the server lists it).
+    Symlink,
+}
+
+/// One directory entry with the attributes the server gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// File name, never containing `/`.
+    pub name: String,
+    /// Type.
+    pub kind: Kind,
+    /// Size in bytes (0 when unknown).
+    pub size: u64,
+    /// Modification time, when known.
+    pub mtime: Option<SystemTime>,
+    /// Permission bits, when known.
+    pub mode: Option<u32>,
+    /// Target of a symlink, when listed.
+    pub target: Option<String>,
+}
+
+/// What optional operations the server supports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The modification time can be set (MFMT or MDTM with a time).
+    pub set_mtime: bool,
+}
+
+/// An open download that streams a file from an offset.
+pub trait Download: Send {
+    /// Reads until `buf` is full or the file ends. Returns 0 only at a
+    /// verified end of file (the server confirmed the transfer): a cut
+    /// connection is an error, never end of file.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
+    /// File offset of the next byte `read` returns.
+    fn offset(&self) -> u64;
+}
+
+/// An open upload that streams a file to the server.
+pub trait Upload: Send {
+    /// Sends `buf` (all of it, or an error).
+    fn write(&mut self, buf: &[u8]) -> Result<()>;
+    /// Bytes sent so far, counted from where the upload started.
+    fn written(&self) -> u64;
+    /// Completes the upload and checks the server stored everything.
+    /// Dropping an `Upload` without `finish` abandons it.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// Operations the filesystem needs from a server.
+pub trait Remote: Send + Sync + 'static {
+    /// Lists a directory.
+    fn list(&self, dir: &str) -> Result<Vec<Entry>>;
+    /// Opens `path` for reading at `offset`.
+    fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>>;
+    /// Opens `path` for writing: replacing it (STOR) or appending (APPE).
+    fn open_write(&self, path: &str, append: bool) -> Result<Box<dyn Upload>>;
+    /// Creates a directory.
+    fn mkdir(&self, path: &str) -> Result<()>;
+    /// Removes an empty directory.
+    fn rmdir(&self, path: &str) -> Result<()>;
+    /// Removes a file.
+    fn unlink(&self, path: &str) -> Result<()>;
+    /// Renames, replacing an existing file at `to` like rename(2).
+    fn rename(&self, from: &str, to: &str) -> Result<()>;
+    /// Sets the modification time.
+    fn set_mtime(&self, path: &str, mtime: SystemTime) -> Result<()>;
+    /// Sets permission bits.
+    fn chmod(&self, path: &str, mode: u32) -> Result<()>;
+    /// Optional operations supported.
+    fn capabilities(&self) -> Capabilities;
+}
+
+/// Joins a directory path and a name.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// The parent directory and the last name of a path (`/a/b` -> (`/a`, `b`)).
+pub fn split(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(0) => ("/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("/", path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_and_split_are_inverse() {
+        assert_eq!(join("/", "a"), "/a");
+        assert_eq!(join("/a", "b c"), "/a/b c");
+        assert_eq!(split("/a"), ("/", "a"));
+        assert_eq!(split("/a/b c"), ("/a", "b c"));
+    }
+}
