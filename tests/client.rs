@@ -1,0 +1,119 @@
+//! The protocol client alone against a real vsftpd that requires TLS
+//! session reuse on data connections (`require_ssl_reuse=YES`).
+
+mod common;
+
+use common::servers::TestServer;
+use ftpsfs::ftp::{tls, ConnectOptions, Control, Error, TlsStart};
+use std::time::Duration;
+
+fn connect(server: &TestServer, versions: tls::Versions) -> ftpsfs::ftp::Result<Control> {
+    let opts = ConnectOptions {
+        host: "127.0.0.1".into(),
+        port: server.port,
+        tls_start: if server.implicit {
+            TlsStart::Implicit
+        } else {
+            TlsStart::Explicit
+        },
+        tls: tls::client_config(Some(&server.cert), versions)?,
+        timeout: Duration::from_secs(20),
+    };
+    let password = std::fs::read_to_string(&server.password_file).unwrap();
+    Control::open(&opts, &server.user, password.trim_end())
+}
+
+/// Uploads, downloads and lists 25 times on one control connection; with
+/// vsftpd's require_ssl_reuse every data connection must resume the
+/// control session or the whole session is dropped with 522.
+fn many_transfers_on_one_connection(server: &TestServer, versions: tls::Versions, want: &str) {
+    let mut c = connect(server, versions).expect("login");
+    assert_eq!(c.info().tls_version, want);
+    for i in 0..25u32 {
+        let body: Vec<u8> = (0..(70_000 + i * 13)).map(|b| (b * 7 + i) as u8).collect();
+        let name = format!("reuse-{i}.bin");
+        c.stor_bytes(&name, &body)
+            .unwrap_or_else(|e| panic!("upload {i}: {e}"));
+        assert_eq!(c.retr_to_vec(&name).unwrap(), body, "download {i}");
+        let (listing, _) = c.list_raw("/", 1 << 20).expect("listing");
+        assert!(String::from_utf8_lossy(&listing).contains(&name));
+        assert_eq!(std::fs::read(server.root.join(&name)).unwrap(), body);
+    }
+    c.quit();
+}
+
+#[test]
+fn tls13_data_connections_resume_the_control_session_25_times() {
+    if !common::servers::servers_available() {
+        return;
+    }
+    let s = TestServer::vsftpd();
+    many_transfers_on_one_connection(&s, tls::Versions::Only13, "TLSv1_3");
+}
+
+#[test]
+fn tls12_data_connections_resume_the_control_session_25_times() {
+    if !common::servers::servers_available() {
+        return;
+    }
+    let s = TestServer::vsftpd();
+    many_transfers_on_one_connection(&s, tls::Versions::Only12, "TLSv1_2");
+}
+
+#[test]
+fn implicit_tls_session_transfers() {
+    if !common::servers::servers_available() {
+        return;
+    }
+    let s = TestServer::vsftpd_implicit();
+    many_transfers_on_one_connection(&s, tls::Versions::Both, "TLSv1_3");
+}
+
+#[test]
+fn first_transfer_right_after_login_is_a_download() {
+    if !common::servers::servers_available() {
+        return;
+    }
+    let s = TestServer::vsftpd();
+    std::fs::write(s.root.join("pre.txt"), b"already there").unwrap();
+    let mut c = connect(&s, tls::Versions::Both).unwrap();
+    assert_eq!(c.retr_to_vec("pre.txt").unwrap(), b"already there");
+}
+
+#[test]
+fn wrong_password_is_a_530_reply() {
+    if !common::servers::servers_available() {
+        return;
+    }
+    let s = TestServer::vsftpd();
+    let opts = ConnectOptions {
+        host: "127.0.0.1".into(),
+        port: s.port,
+        tls_start: TlsStart::Explicit,
+        tls: tls::client_config(Some(&s.cert), tls::Versions::Both).unwrap(),
+        timeout: Duration::from_secs(20),
+    };
+    match Control::open(&opts, &s.user, "definitely-wrong") {
+        Err(Error::Reply { code: 530, .. }) => {}
+        other => panic!("expected 530, got {other:?}"),
+    }
+}
+
+#[test]
+fn certificate_not_in_cafile_is_refused() {
+    if !common::servers::servers_available() {
+        return;
+    }
+    let s = TestServer::vsftpd();
+    let opts = ConnectOptions {
+        host: "127.0.0.1".into(),
+        port: s.port,
+        tls_start: TlsStart::Explicit,
+        tls: tls::client_config(None, tls::Versions::Both).unwrap(),
+        timeout: Duration::from_secs(20),
+    };
+    match Control::connect(&opts) {
+        Err(Error::Tls(rustls::Error::InvalidCertificate(_))) => {}
+        other => panic!("expected a certificate error, got {other:?}"),
+    }
+}

@@ -1,0 +1,121 @@
+//! Mounting the built `ftpsfs` binary on a temporary directory.
+
+use super::servers::TestServer;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A live ftpsfs mount; unmounted on drop.
+pub struct Mount {
+    _dir: tempfile::TempDir,
+    /// The mount point.
+    pub path: PathBuf,
+}
+
+/// Output of an ftpsfs run that did not mount.
+#[derive(Debug)]
+pub struct Failed {
+    /// Exit status code.
+    pub code: Option<i32>,
+    /// What it printed on stderr.
+    pub stderr: String,
+}
+
+/// Runs `cmd` to completion, killing it after `limit`.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{cmd:?} did not finish within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// True when `path` is a mount point in /proc/mounts.
+pub fn is_mounted(path: &Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let p = path.to_string_lossy();
+    mounts.lines().any(|l| l.split(' ').nth(1) == Some(&p))
+}
+
+impl Mount {
+    /// Mounts `server` with the default test options plus `extra`.
+    pub fn new(server: &TestServer, extra: &[&str]) -> Mount {
+        let mut opts = vec![
+            format!("cafile={}", server.cert.display()),
+            format!("password_file={}", server.password_file.display()),
+        ];
+        opts.extend(extra.iter().map(|s| s.to_string()));
+        match Mount::with_options(&server.url(), &opts.join(",")) {
+            Ok(m) => m,
+            Err(f) => panic!("mount failed ({:?}): {}", f.code, f.stderr),
+        }
+    }
+
+    /// Runs `ftpsfs URL DIR -o OPTS` and returns the mount if it succeeded.
+    pub fn with_options(url: &str, opts: &str) -> Result<Mount, Failed> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        let out = run_bounded(
+            Command::new(env!("CARGO_BIN_EXE_ftpsfs"))
+                .arg(url)
+                .arg(&path)
+                .arg("-o")
+                .arg(opts)
+                .env_remove("FTPSFS_PASSWORD"),
+            Duration::from_secs(60),
+        );
+        if out.status.success() {
+            assert!(
+                is_mounted(&path),
+                "ftpsfs exited 0 but {path:?} is not mounted"
+            );
+            Ok(Mount { _dir: dir, path })
+        } else {
+            assert!(!is_mounted(&path), "failed ftpsfs left a mount at {path:?}");
+            Err(Failed {
+                code: out.status.code(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            })
+        }
+    }
+
+    /// A path inside the mount.
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            let out = run_bounded(
+                Command::new("fusermount3").arg("-u").arg(&self.path),
+                Duration::from_secs(20),
+            );
+            if out.status.success() || !is_mounted(&self.path) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = run_bounded(
+            Command::new("fusermount3").arg("-uz").arg(&self.path),
+            Duration::from_secs(20),
+        );
+    }
+}
