@@ -108,6 +108,10 @@ impl fmt::Display for Error {
         match self {
             Error::Io(e) => write!(f, "connection error: {e}"),
             Error::Timeout(what) => write!(f, "timed out during {what}"),
+            Error::Tls(e @ rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => write!(
+                f,
+                "TLS error: {e} (the server sent something that is not TLS, often a plaintext error such as vsftpd's '500 OOPS'; check the server log)"
+            ),
             Error::Tls(e) => write!(f, "TLS error: {e}"),
             Error::Reply {
                 command,
@@ -134,3 +138,16 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_inside_tls_gets_a_hint() {
+        let e = Error::Tls(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        ));
+        assert!(e.to_string().contains("500 OOPS"), "{e}");
+    }
+}
