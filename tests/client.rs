@@ -7,8 +7,10 @@ use common::servers::TestServer;
 use ftpsfs::ftp::{tls, ConnectOptions, Control, Error, TlsStart};
 use std::time::Duration;
 
-fn connect(server: &TestServer, versions: tls::Versions) -> ftpsfs::ftp::Result<Control> {
-    let opts = ConnectOptions {
+/// Options for `server`; `trust_cert` adds its certificate to the roots.
+fn options(server: &TestServer, versions: tls::Versions, trust_cert: bool) -> ConnectOptions {
+    let cafile = trust_cert.then_some(server.cert.as_path());
+    ConnectOptions {
         host: "127.0.0.1".into(),
         port: server.port,
         tls_start: if server.implicit {
@@ -16,9 +18,13 @@ fn connect(server: &TestServer, versions: tls::Versions) -> ftpsfs::ftp::Result<
         } else {
             TlsStart::Explicit
         },
-        tls: tls::client_config(Some(&server.cert), versions)?,
+        tls: tls::client_config(cafile, versions).unwrap(),
         timeout: Duration::from_secs(20),
-    };
+    }
+}
+
+fn connect(server: &TestServer, versions: tls::Versions) -> ftpsfs::ftp::Result<Control> {
+    let opts = options(server, versions, true);
     let password = std::fs::read_to_string(&server.password_file).unwrap();
     Control::open(&opts, &server.user, password.trim_end())
 }
@@ -86,13 +92,7 @@ fn wrong_password_is_a_530_reply() {
         return;
     }
     let s = TestServer::vsftpd();
-    let opts = ConnectOptions {
-        host: "127.0.0.1".into(),
-        port: s.port,
-        tls_start: TlsStart::Explicit,
-        tls: tls::client_config(Some(&s.cert), tls::Versions::Both).unwrap(),
-        timeout: Duration::from_secs(20),
-    };
+    let opts = options(&s, tls::Versions::Both, true);
     match Control::open(&opts, &s.user, "definitely-wrong") {
         Err(Error::Reply { code: 530, .. }) => {}
         other => panic!("expected 530, got {other:?}"),
@@ -105,13 +105,7 @@ fn certificate_not_in_cafile_is_refused() {
         return;
     }
     let s = TestServer::vsftpd();
-    let opts = ConnectOptions {
-        host: "127.0.0.1".into(),
-        port: s.port,
-        tls_start: TlsStart::Explicit,
-        tls: tls::client_config(None, tls::Versions::Both).unwrap(),
-        timeout: Duration::from_secs(20),
-    };
+    let opts = options(&s, tls::Versions::Both, false);
     match Control::connect(&opts) {
         Err(Error::Tls(rustls::Error::InvalidCertificate(_))) => {}
         other => panic!("expected a certificate error, got {other:?}"),

@@ -84,6 +84,13 @@ fn reply_empty(r: Result<()>, reply: ReplyEmpty) {
     }
 }
 
+fn reply_open(r: Result<u64>, reply: ReplyOpen) {
+    match r {
+        Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
 fn reply_entry(r: Result<fuser::FileAttr>, reply: ReplyEntry) {
     match r {
         Ok(a) => reply.entry(&TTL, &a, Generation(0)),
@@ -198,10 +205,7 @@ impl Filesystem for FtpsFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        self.spawn(move |c| match c.open(ino.0, flags.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(errno(&e)),
-        });
+        self.spawn(move |c| reply_open(c.open(ino.0, flags.0), reply));
     }
 
     fn read(
@@ -282,10 +286,7 @@ impl Filesystem for FtpsFs {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        self.spawn(move |c| match c.opendir(ino.0) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
-            Err(e) => reply.error(errno(&e)),
-        });
+        self.spawn(move |c| reply_open(c.opendir(ino.0), reply));
     }
 
     fn readdir(
