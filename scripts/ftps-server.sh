@@ -1,56 +1,215 @@
 #!/usr/bin/env bash
-# Starts or stops one throwaway FTPS server on 127.0.0.1 for tests, the demo
-# and benchmarks. Needs root (it creates a local login user for vsftpd).
+# Starts or stops ONE throwaway FTPS server on 127.0.0.1, for the tests, the
+# demo and the benchmarks. Needs root: it manages a local login user.
 #
-#   ftps-server.sh start vsftpd --dir STATEDIR --port PORT --pasv LO-HI [--implicit] [--user NAME]
+#   ftps-server.sh start vsftpd --dir STATEDIR --port PORT --pasv LO-HI
+#                  [--implicit] [--user NAME] [--password-file FILE]
 #   ftps-server.sh stop --dir STATEDIR
 #
-# start writes STATEDIR/{cert.pem,key.pem,password,pid,*.log} and serves
-# STATEDIR/root; it prints "ready ..." once the port accepts connections.
+# start writes into STATEDIR: cert.pem + key.pem (self-signed, CN=localhost,
+# SAN localhost and 127.0.0.1, with the CA:TRUE openssl gives by default),
+# password (mode 0600), the server's config, *.log and pid; the FTP user sees
+# STATEDIR/root as "/". It prints one line
+#   ready KIND 127.0.0.1:PORT root=STATEDIR/root user=NAME
+# once the server listens, or the tail of its logs on stderr and exits 1.
+# stop signals only the process group this script started for STATEDIR.
+#
+# The login user (default ftpsfs-test) is a local system user shared by every
+# server started here: its password is the one in --password-file, else the
+# one kept in /var/lib/ftpsfs-test/NAME.password (made at random the first
+# time), so that servers running in parallel never change it under each other.
+#
+# Adding a server kind = one start_KIND function plus one `case` branch below.
 set -euo pipefail
 
-die() { echo "ftps-server: $*" >&2; exit 1; }
+ADDR=127.0.0.1
+STORE=/var/lib/ftpsfs-test    # current password of each user managed here
+READY_SECS=5                  # how long start waits for the server to listen
+STOP_SECS=3                   # how long stop waits after SIGTERM
 
-cmd=${1:-}; shift || true
-kind=""; dir=""; port=""; pasv=""; implicit=NO; user=ftpsfs-test
-if [ "$cmd" = start ]; then kind=${1:-}; shift || true; fi
+die() { echo "ftps-server: $*" >&2; exit 1; }
+usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+# ------------------------------------------------------------------ args ---
+cmd=${1:-}; [ $# -gt 0 ] && shift
+kind=""
+if [ "$cmd" = start ]; then kind=${1:-}; [ $# -gt 0 ] && shift; fi
+dir=""; port=""; pasv=""; implicit=NO; user=ftpsfs-test; password_file=""
 while [ $# -gt 0 ]; do
   case $1 in
-    --dir) dir=$2; shift 2 ;;
-    --port) port=$2; shift 2 ;;
-    --pasv) pasv=$2; shift 2 ;;
+    --dir|--port|--pasv|--user|--password-file)
+      [ $# -ge 2 ] || die "$1 needs a value"
+      case $1 in
+        --dir) dir=$2 ;; --port) port=$2 ;; --pasv) pasv=$2 ;;
+        --user) user=$2 ;; --password-file) password_file=$2 ;;
+      esac
+      shift 2 ;;
     --implicit) implicit=YES; shift ;;
-    --user) user=$2; shift 2 ;;
-    *) die "unknown argument $1" ;;
+    -h|--help) usage ;;
+    *) die "unknown argument '$1' (try --help)" ;;
   esac
 done
-[ -n "$dir" ] || die "--dir is required"
+case $cmd in start|stop) ;; *) usage ;; esac
+[ -n "$dir" ] || die "--dir STATEDIR is required"
 
-stop() {
-  [ -s "$dir/pid" ] || return 0
-  local pid; read -r pid <"$dir/pid"
-  # Only signal the server this script started (its command line names our config).
-  if [ -d "/proc/$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$dir/"; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-    [ -d "/proc/$pid" ] && kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$dir/pid"
+# --------------------------------------------------------------- helpers ---
+is_port() { [[ $1 =~ ^[0-9]{1,5}$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
+
+# "STATE PGRP" of a process, or nothing when it is gone (comm may hold spaces).
+proc_state() {
+  local line
+  read -r line 2>/dev/null <"/proc/$1/stat" || return 0
+  line=${line##*) }
+  local st _ppid pgrp _rest
+  read -r st _ppid pgrp _rest <<<"$line"
+  echo "$st $pgrp"
 }
 
+alive() { local s; s=$(proc_state "$1"); [ -n "$s" ] && [ "${s%% *}" != Z ]; }
+
+# Whether any live (non-zombie) process is in process group $1.
+group_alive() {
+  local f line st pgrp _ppid _rest
+  for f in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null <"$f" || continue
+    line=${line##*) }
+    read -r st _ppid pgrp _rest <<<"$line"
+    [ "$pgrp" = "$1" ] && [ "$st" != Z ] && return 0
+  done
+  return 1
+}
+
+# Whether pid $1 is a server this script started for $dir: its command line
+# names a file in $dir (each kind is started with its config file there).
+is_ours() {
+  [ -r "/proc/$1/cmdline" ] && alive "$1" &&
+    tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$dir/"
+}
+
+# Whether pid $1 owns the listening TCP socket on $ADDR:$2.
+listens() {
+  local inode fd
+  inode=$(awk -v a="$(printf '0100007F:%04X' "$2")" \
+    '$2 == a && $4 == "0A" { print $10; exit }' /proc/net/tcp)
+  [ -n "$inode" ] || return 1
+  for fd in /proc/"$1"/fd/*; do
+    [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inode]" ] && return 0
+  done
+  return 1
+}
+
+logs_tail() {
+  local f
+  for f in "$dir"/*.log; do
+    [ -s "$f" ] || continue
+    echo "--- $f (last lines)" >&2
+    tail -n 15 "$f" >&2
+  done
+}
+
+# Starts "$@" as its own session and process group (setsid execs in place:
+# a background job of a non-interactive shell is no group leader), so that
+# $! is the server's pid and also its process-group id. stdin is the log too:
+# vsftpd writes its fatal "500 OOPS" messages to fd 0 (its inetd heritage).
+launch() {
+  setsid "$@" >>"$dir/stdout.log" 2>&1 0>&1 &
+  echo $! >"$dir/pid"
+}
+
+# ---------------------------------------------------------------- stop ---
+stop_server() {
+  [ -d "$dir" ] || return 0
+  dir=$(cd "$dir" && pwd -P)
+  local pf=$dir/pid pid i
+  [ -s "$pf" ] || return 0
+  read -r pid <"$pf" || true
+  if [[ $pid =~ ^[0-9]+$ ]] && is_ours "$pid"; then
+    local st; st=$(proc_state "$pid")
+    if [ "${st#* }" = "$pid" ]; then
+      # its own group: the listener and its per-session children
+      kill -TERM -- "-$pid" 2>/dev/null || true
+      for ((i = 0; i < STOP_SECS * 10; i++)); do group_alive "$pid" || break; sleep 0.1; done
+      if group_alive "$pid"; then
+        echo "ftps-server: pid $pid ignored SIGTERM for ${STOP_SECS}s: SIGKILL" >&2
+        kill -KILL -- "-$pid" 2>/dev/null || true
+        for ((i = 0; i < 20; i++)); do group_alive "$pid" || break; sleep 0.1; done
+      fi
+    else
+      kill -TERM "$pid" 2>/dev/null || true
+      for ((i = 0; i < STOP_SECS * 10; i++)); do alive "$pid" || break; sleep 0.1; done
+      if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    fi
+  fi
+  rm -f "$pf"
+}
+
+# ------------------------------------------------------------ start: any ---
+make_cert() {
+  [ -s "$dir/cert.pem" ] && [ -s "$dir/key.pem" ] && return 0
+  # Made the way server tutorials say, so it carries CA:TRUE (clients must cope).
+  (umask 077
+   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
+     -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj /CN=localhost \
+     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >"$dir/openssl.out" 2>&1) ||
+    { cat "$dir/openssl.out" >&2; die "openssl could not make a certificate"; }
+  rm -f "$dir/openssl.out"
+  chmod 644 "$dir/cert.pem"
+}
+
+# Creates the login user if missing and sets its password, under a lock.
+setup_user() {
+  [[ $user =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "bad user name '$user'"
+  local pw=""
+  if [ -n "$password_file" ]; then
+    [ -r "$password_file" ] || die "cannot read --password-file $password_file"
+    IFS= read -r pw <"$password_file" || true
+    [ -n "$pw" ] || die "empty password in $password_file"
+  fi
+  mkdir -p "$STORE"; chmod 700 "$STORE"
+  (
+    flock -w 30 9 || die "cannot lock $STORE/lock"
+    if ! id "$user" >/dev/null 2>&1; then
+      # vsftpd changes into the home directory before local_root and fails
+      # the login if it is missing: use "/" as home; bash is in /etc/shells
+      # (vsftpd's PAM stack has pam_shells).
+      useradd -M -d / -s /bin/bash "$user" || die "useradd $user failed"
+    fi
+    local home; home=$(getent passwd "$user" | cut -d: -f6)
+    if [ ! -d "$home" ]; then
+      echo "ftps-server: home $home of $user is missing; setting it to /" >&2
+      usermod -d / "$user" || die "usermod -d / $user failed"
+    fi
+    local store=$STORE/$user.password
+    if [ -z "$pw" ] && [ -s "$store" ]; then IFS= read -r pw <"$store" || true; fi
+    if [ -z "$pw" ]; then pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+='); fi
+    printf '%s:%s\n' "$user" "$pw" | chpasswd || die "chpasswd for $user failed"
+    (umask 077; printf '%s\n' "$pw" >"$store.new" && mv -f "$store.new" "$store")
+    (umask 077; printf '%s\n' "$pw" >"$dir/password.new" && mv -f "$dir/password.new" "$dir/password")
+  ) 9>"$STORE/lock"
+  chown "$user:" "$dir/root"
+  chmod 755 "$dir/root"
+  # the server reaches the root as the user: every parent must be traversable
+  setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" --clear-groups \
+    test -x "$dir/root" ||
+    die "user $user cannot reach $dir/root: make its parent directories traversable (chmod o+x)"
+}
+
+# --------------------------------------------------------- start: vsftpd ---
 start_vsftpd() {
-  local lo=${pasv%-*} hi=${pasv#*-}
+  local bin=/usr/sbin/vsftpd
+  [ -x "$bin" ] || die "$bin is missing (run scripts/deps.sh)"
+  mkdir -p /var/run/vsftpd/empty   # secure_chroot_dir
   cat >"$dir/vsftpd.conf" <<CONF
+# written by ftps-server.sh
 listen=YES
 listen_ipv6=NO
-listen_address=127.0.0.1
+listen_address=$ADDR
 listen_port=$port
 background=NO
 anonymous_enable=NO
 local_enable=YES
 write_enable=YES
 local_umask=022
-chmod_enable=YES
 local_root=$dir/root
 chroot_local_user=YES
 allow_writeable_chroot=YES
@@ -63,66 +222,70 @@ rsa_cert_file=$dir/cert.pem
 rsa_private_key_file=$dir/key.pem
 force_local_logins_ssl=YES
 force_local_data_ssl=YES
+# the real-world default, written out on purpose: every data connection must
+# resume the control connection's TLS session, else 522 and the session ends
 require_ssl_reuse=YES
 pasv_enable=YES
-pasv_min_port=$lo
-pasv_max_port=$hi
-pasv_address=127.0.0.1
+pasv_min_port=$pasv_lo
+pasv_max_port=$pasv_hi
+pasv_address=$ADDR
 xferlog_enable=YES
 xferlog_file=$dir/xfer.log
 vsftpd_log_file=$dir/vsftpd.log
 max_clients=200
 max_per_ip=200
 CONF
-  mkdir -p /var/run/vsftpd/empty
-  setsid /usr/sbin/vsftpd "$dir/vsftpd.conf" </dev/null >>"$dir/stdout.log" 2>&1 &
-  echo $! >"$dir/pid"
+  launch "$bin" "$dir/vsftpd.conf"
 }
 
-case $cmd in
-  stop) stop ;;
-  start)
-    [ "$(id -u)" = 0 ] || die "must run as root"
-    [ -n "$port" ] && [ -n "$pasv" ] || die "--port and --pasv are required"
-    mkdir -p "$dir/root"
-    chmod 755 "$dir"
-    if [ ! -s "$dir/cert.pem" ]; then
-      # A self-signed certificate made the usual way (it carries CA:TRUE).
-      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -sha256 \
-        -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj "/CN=localhost" \
-        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
-      chmod 600 "$dir/key.pem"
-    fi
-    # One login user with one password for every server, created once under
-    # a lock: servers started in parallel must not change it under each other.
-    mkdir -p /var/lib/ftpsfs-test && chmod 700 /var/lib/ftpsfs-test
-    (
-      flock -w 30 9 || die "cannot lock /var/lib/ftpsfs-test"
-      # vsftpd changes to the home directory before local_root: it must exist.
-      id "$user" >/dev/null 2>&1 || useradd -M -d / -s /bin/bash "$user"
-      [ "$(getent passwd "$user" | cut -d: -f6)" = / ] || usermod -d / "$user"
-      pw=/var/lib/ftpsfs-test/$user.password
-      if [ ! -s "$pw" ]; then
-        (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$pw")
-      fi
-      echo "$user:$(cat "$pw")" | chpasswd
-      install -m 600 "$pw" "$dir/password"
-    ) 9>/var/lib/ftpsfs-test/lock
-    chown "$user:" "$dir/root"
-    case $kind in
-      vsftpd) start_vsftpd ;;
-      *) die "unknown server kind '$kind'" ;;
-    esac
-    for _ in $(seq 1 50); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "ready $kind 127.0.0.1:$port root=$dir/root user=$user"
-        exit 0
-      fi
-      sleep 0.1
-    done
-    tail -5 "$dir"/*.log >&2 || true
-    stop
-    die "$kind did not start on port $port"
-    ;;
-  *) sed -n '2,10p' "$0"; exit 2 ;;
+# ------------------------------------------------------------------ main ---
+if [ "$cmd" = stop ]; then stop_server; exit 0; fi
+
+[ "$(id -u)" = 0 ] || die "start must run as root (it manages the login user $user)"
+[ -n "$kind" ] || die "start needs a server kind (vsftpd)"
+is_port "$port" || die "--port PORT is required (1-65535)"
+[[ $pasv =~ ^([0-9]+)-([0-9]+)$ ]] || die "--pasv LO-HI is required"
+pasv_lo=${BASH_REMATCH[1]}; pasv_hi=${BASH_REMATCH[2]}
+if ! is_port "$pasv_lo" || ! is_port "$pasv_hi" || [ "$pasv_lo" -gt "$pasv_hi" ]; then
+  die "bad --pasv $pasv"
+fi
+if [ "$implicit" = YES ] && [ "$kind" != vsftpd ]; then die "--implicit: not supported for $kind"; fi
+for c in openssl setsid flock setpriv useradd chpasswd awk; do
+  command -v "$c" >/dev/null || die "$c is missing (run scripts/deps.sh)"
+done
+
+mkdir -p "$dir/root"
+dir=$(cd "$dir" && pwd -P)
+chmod 755 "$dir"
+if [ -s "$dir/pid" ]; then
+  read -r old <"$dir/pid" || true
+  if [[ $old =~ ^[0-9]+$ ]] && is_ours "$old"; then
+    die "a server for $dir is already running (pid $old); stop it first"
+  fi
+  rm -f "$dir/pid"
+fi
+make_cert
+setup_user
+
+case $kind in
+  vsftpd) start_vsftpd ;;
+  *) die "unknown server kind '$kind' (known: vsftpd)" ;;
 esac
+
+read -r pid <"$dir/pid"
+for ((i = 0; i < READY_SECS * 10; i++)); do
+  if ! alive "$pid"; then break; fi
+  if listens "$pid" "$port"; then
+    echo "ready $kind $ADDR:$port root=$dir/root user=$user"
+    exit 0
+  fi
+  sleep 0.1
+done
+if alive "$pid"; then
+  echo "ftps-server: $kind (pid $pid) is not listening on $ADDR:$port after ${READY_SECS}s" >&2
+else
+  echo "ftps-server: $kind exited before listening on $ADDR:$port" >&2
+fi
+logs_tail
+stop_server
+exit 1

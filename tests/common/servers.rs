@@ -1,158 +1,361 @@
-//! Throwaway FTPS servers on 127.0.0.1, started through scripts/ftps-server.sh.
+//! Throwaway FTPS servers on 127.0.0.1 for integration tests, started and
+//! stopped through `scripts/ftps-server.sh`. Uses std and `tempfile` only.
+//!
+//! Tests run as threads of one process, so free ports are handed out under a
+//! lock: a control port and a 20-port passive range per server, never handed
+//! out twice while that server lives.
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
+use std::sync::{mpsc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
+/// The repository's server script.
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ftps-server.sh");
+/// The login user the script creates.
+const USER: &str = "ftpsfs-test";
+/// Size of each server's passive port range.
+const PASV_PORTS: u16 = 20;
+/// Passive ranges start at a multiple of `PASV_PORTS` in this span.
+const PASV_SPAN: std::ops::Range<u16> = 40000..60000;
+/// Start attempts (with fresh ports) before giving up: another process may
+/// take a port between our check and the server's bind.
+const START_ATTEMPTS: usize = 3;
+/// Bound on one run of the script (it bounds its own waits to a few seconds).
+const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
 
-/// A running server; stopped (and its files removed) on drop.
+/// A running FTPS server; stopped, and its files removed, on drop.
 pub struct TestServer {
-    /// "vsftpd", "vsftpd-implicit", ...
+    /// "vsftpd" or "vsftpd-implicit".
     pub kind: &'static str,
-    /// Control port.
+    /// Control port on 127.0.0.1.
     pub port: u16,
-    /// The directory the FTP user sees as `/`.
+    /// The server's directory for the user: what the FTP user sees as `/`.
     pub root: PathBuf,
-    /// The server's self-signed certificate.
+    /// The server's self-signed certificate (PEM, CA:TRUE, SAN localhost and
+    /// 127.0.0.1); also the file to trust.
     pub cert: PathBuf,
-    /// File with the test user's password (mode 0600).
+    /// File holding the user's password on its first line (mode 0600).
     pub password_file: PathBuf,
     /// Login name.
     pub user: String,
-    /// Implicit TLS.
+    /// Implicit TLS (`ftps://`) rather than explicit `AUTH TLS` (`ftp://`).
     pub implicit: bool,
+    pasv_base: u16,
+    script: &'static str,
+    // Last field: removed after `Drop::drop` has stopped the server.
     state: tempfile::TempDir,
 }
 
-static USED_BASES: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+/// Ports handed out to live servers of this process.
+#[derive(Default)]
+struct Reserved {
+    /// First port of each passive range.
+    pasv_bases: HashSet<u16>,
+    /// Control ports.
+    control: HashSet<u16>,
 }
 
-/// A range of 20 free ports for passive data connections.
-fn pasv_range() -> (u16, u16) {
-    let mut seed = std::process::id() as u64 ^ free_port() as u64;
-    for _ in 0..200 {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let base = 40000 + ((seed >> 33) % 1000) as u16 * 20;
-        let mut used = USED_BASES.lock().unwrap();
-        let used = used.get_or_insert_with(HashSet::new);
-        if used.contains(&base) {
-            continue;
-        }
-        if (base..base + 20).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
-            used.insert(base);
-            return (base, base + 19);
+static RESERVED: LazyLock<Mutex<Reserved>> = LazyLock::new(Default::default);
+
+impl Reserved {
+    fn in_pasv_range(&self, port: u16) -> bool {
+        self.pasv_bases
+            .iter()
+            .any(|&b| (b..b + PASV_PORTS).contains(&port))
+    }
+}
+
+/// A fresh pseudo-random number (std's per-instance random hash keys).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// Reserves a control port and a passive range `(port, base)`: the control
+/// port from the kernel (bind :0), the range from random bases until
+/// `PASV_PORTS` consecutive ports all bind.
+fn reserve_ports() -> (u16, u16) {
+    let mut r = RESERVED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut port = None;
+    for _ in 0..100 {
+        let p = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"));
+        if !r.control.contains(&p) && !r.in_pasv_range(p) {
+            port = Some(p);
+            break;
         }
     }
-    panic!("no free passive port range");
+    let port = port.expect("no free control port on 127.0.0.1");
+    let slots = (PASV_SPAN.end - PASV_SPAN.start) / PASV_PORTS;
+    for _ in 0..500 {
+        let base = PASV_SPAN.start + (random_u64() % u64::from(slots)) as u16 * PASV_PORTS;
+        let range = base..base + PASV_PORTS;
+        if r.pasv_bases.contains(&base)
+            || range.contains(&port)
+            || r.control.iter().any(|p| range.contains(p))
+        {
+            continue;
+        }
+        if range
+            .clone()
+            .all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        {
+            r.pasv_bases.insert(base);
+            r.control.insert(port);
+            return (port, base);
+        }
+    }
+    panic!(
+        "no {PASV_PORTS} consecutive free ports in {}..{} on 127.0.0.1",
+        PASV_SPAN.start, PASV_SPAN.end
+    );
 }
 
-fn run_script(args: &[&str]) -> std::process::Output {
-    let out = super::mount::run_bounded(
-        Command::new("bash").arg(SCRIPT).args(args),
-        Duration::from_secs(60),
-    );
-    out
+fn release_ports(port: u16, base: u16) {
+    let mut r = RESERVED.lock().unwrap_or_else(|e| e.into_inner());
+    r.control.remove(&port);
+    r.pasv_bases.remove(&base);
+}
+
+/// Runs `cmd` with output captured, killing its process group after `limit`.
+/// `Err` describes a failure to spawn or a timeout.
+fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<Output, String> {
+    use std::os::unix::process::CommandExt;
+    let desc = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run {desc}: {e}"))?;
+    // Read both pipes on threads so a chatty child never blocks on a full pipe.
+    fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            let _ = tx.send(buf);
+        });
+        rx
+    }
+    let out_rx = reader(child.stdout.take());
+    let err_rx = reader(child.stderr.take());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                // the whole group: the script and whatever it waits on
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .stderr(Stdio::null())
+                    .status();
+                let _ = child.kill();
+                let _ = child.wait();
+                let err = err_rx
+                    .recv_timeout(Duration::from_secs(2))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{desc} did not finish within {limit:?}; stderr: {}",
+                    String::from_utf8_lossy(&err)
+                ));
+            }
+            Err(e) => return Err(format!("waiting for {desc}: {e}")),
+        }
+    };
+    // Grandchildren that keep a pipe open must not hang us: bounded reads.
+    let stdout = out_rx
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    let stderr = err_rx
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap_or_default();
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "{}; stdout: {}; stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    )
 }
 
 impl TestServer {
-    fn start(kind: &'static str, implicit: bool) -> TestServer {
-        let state = tempfile::Builder::new()
-            .prefix("ftpsfs-srv")
-            .tempdir()
-            .expect("tempdir");
-        let dir = state.path().to_string_lossy().into_owned();
-        let port = free_port();
-        let (lo, hi) = pasv_range();
-        let mut args = vec![
-            "start".to_string(),
-            "vsftpd".into(),
-            "--dir".into(),
-            dir.clone(),
-            "--port".into(),
-            port.to_string(),
-            "--pasv".into(),
-            format!("{lo}-{hi}"),
-        ];
-        if implicit {
-            args.push("--implicit".into());
-        }
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = run_script(&argv);
-        assert!(
-            out.status.success(),
-            "cannot start {kind}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let d = Path::new(&dir);
-        TestServer {
-            kind,
-            port,
-            root: d.join("root"),
-            cert: d.join("cert.pem"),
-            password_file: d.join("password"),
-            user: "ftpsfs-test".into(),
-            implicit,
-            state,
-        }
-    }
-
-    /// vsftpd, explicit TLS, `require_ssl_reuse=YES`.
+    /// Starts vsftpd (explicit TLS, `require_ssl_reuse=YES`) on a free
+    /// 127.0.0.1 port. Panics with the server's log if it cannot start.
     pub fn vsftpd() -> TestServer {
-        TestServer::start("vsftpd", false)
+        TestServer::start("vsftpd", "vsftpd", false)
     }
 
-    /// vsftpd, implicit TLS.
+    /// Starts vsftpd with implicit TLS (`implicit_ssl=YES`).
     pub fn vsftpd_implicit() -> TestServer {
-        TestServer::start("vsftpd-implicit", true)
+        TestServer::start("vsftpd-implicit", "vsftpd", true)
     }
 
-    /// The URL ftpsfs mounts.
+    /// `ftp://USER@127.0.0.1:PORT/`, or `ftps://...` when implicit.
     pub fn url(&self) -> String {
         let scheme = if self.implicit { "ftps" } else { "ftp" };
         format!("{scheme}://{}@127.0.0.1:{}/", self.user, self.port)
+    }
+
+    /// The server's state directory (config, `*.log`, `pid`, certificate).
+    pub fn state_dir(&self) -> &Path {
+        self.state.path()
+    }
+
+    /// `kind` is what the test sees, `script_kind` what the script starts.
+    fn start(kind: &'static str, script_kind: &str, implicit: bool) -> TestServer {
+        let mut failures = Vec::new();
+        for attempt in 1..=START_ATTEMPTS {
+            // Under /tmp whatever TMPDIR says: the FTP user must reach the
+            // root through every parent (tempfile makes it 0700: open it up).
+            let state = tempfile::Builder::new()
+                .prefix("ftpsfs-srv-")
+                .tempdir_in("/tmp")
+                .unwrap_or_else(|e| panic!("cannot create a state dir in /tmp: {e}"));
+            let dir = state.path();
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+                    .unwrap_or_else(|e| panic!("chmod 755 {dir:?}: {e}"));
+            }
+            let (port, base) = reserve_ports();
+            let mut cmd = Command::new("bash");
+            cmd.arg(SCRIPT)
+                .args(["start", script_kind, "--dir"])
+                .arg(dir)
+                .args(["--port", &port.to_string()])
+                .args(["--pasv", &format!("{base}-{}", base + PASV_PORTS - 1)]);
+            if implicit {
+                cmd.arg("--implicit");
+            }
+            let failure = match run_bounded(&mut cmd, SCRIPT_LIMIT) {
+                Ok(out)
+                    if out.status.success()
+                        && String::from_utf8_lossy(&out.stdout).starts_with("ready ") =>
+                {
+                    return TestServer {
+                        kind,
+                        port,
+                        root: dir.join("root"),
+                        cert: dir.join("cert.pem"),
+                        password_file: dir.join("password"),
+                        user: USER.to_string(),
+                        implicit,
+                        pasv_base: base,
+                        script: SCRIPT,
+                        state,
+                    };
+                }
+                Ok(out) => describe(&out),
+                Err(e) => e,
+            };
+            // The script stops what it started when it fails; make sure.
+            let _ = run_bounded(
+                Command::new("bash")
+                    .arg(SCRIPT)
+                    .arg("stop")
+                    .arg("--dir")
+                    .arg(dir),
+                SCRIPT_LIMIT,
+            );
+            release_ports(port, base);
+            failures.push(format!(
+                "attempt {attempt} (port {port}, pasv {base}): {failure}"
+            ));
+        }
+        panic!(
+            "cannot start {kind} with {SCRIPT} (run the tests as root after scripts/deps.sh):\n{}",
+            failures.join("\n")
+        );
     }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let dir = self.state.path().to_string_lossy().into_owned();
-        let _ = run_script(&["stop", "--dir", &dir]);
+        let dir = self.state.path().to_path_buf();
+        match run_bounded(
+            Command::new("bash")
+                .arg(self.script)
+                .arg("stop")
+                .arg("--dir")
+                .arg(&dir),
+            Duration::from_secs(30),
+        ) {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "stopping {} in {dir:?} failed: {}",
+                self.kind,
+                describe(&out)
+            ),
+            Err(e) => eprintln!("stopping {} in {dir:?} failed: {e}", self.kind),
+        }
+        release_ports(self.port, self.pasv_base);
+        // `state` (the TempDir) is removed after this.
     }
 }
 
-/// Whether real servers and FUSE can be used here. Under CI=true a missing
-/// piece is a failure, not a skip.
+/// Why the server tests cannot run here, if they cannot.
+fn missing_requirement() -> Option<String> {
+    match Command::new("id").arg("-u").stderr(Stdio::null()).output() {
+        Ok(out) if out.status.success() => {
+            let uid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if uid != "0" {
+                return Some(format!(
+                    "not root (euid {uid}); run scripts/test.sh, which uses sudo"
+                ));
+            }
+        }
+        Ok(out) => return Some(format!("`id -u` failed: {}", describe(&out))),
+        Err(e) => return Some(format!("cannot run `id -u`: {e}")),
+    }
+    if !Path::new("/usr/sbin/vsftpd").exists() {
+        return Some("/usr/sbin/vsftpd is missing (scripts/deps.sh installs it)".into());
+    }
+    if !Path::new("/dev/fuse").exists() {
+        return Some("no /dev/fuse (containers need --device /dev/fuse)".into());
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("fusermount3").is_file()))
+        .unwrap_or(false);
+    if !on_path {
+        return Some("fusermount3 is not on PATH (scripts/deps.sh installs fuse3)".into());
+    }
+    None
+}
+
+/// True when tests that need root and real servers can run here. Otherwise,
+/// with `CI=true` in the environment it panics (a missing server in CI is a
+/// failure), else it prints "skipping: <why>" and returns false.
 pub fn servers_available() -> bool {
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    let why = if !root {
-        Some("not root")
-    } else if !Path::new("/usr/sbin/vsftpd").exists() {
-        Some("vsftpd is not installed (scripts/deps.sh)")
-    } else if !Path::new("/dev/fuse").exists() {
-        Some("no /dev/fuse")
-    } else if Command::new("fusermount3").arg("-V").output().is_err() {
-        Some("fusermount3 is not installed (scripts/deps.sh)")
-    } else {
-        None
-    };
-    match why {
+    static WHY: LazyLock<Option<String>> = LazyLock::new(missing_requirement);
+    match WHY.as_deref() {
         None => true,
         Some(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI needs real servers: {why}")
+            panic!("CI=true, yet the server tests cannot run: {why}")
         }
         Some(why) => {
             eprintln!("skipping: {why}");

@@ -1,0 +1,203 @@
+//! The test harness alone, without ftpsfs: real vsftpd servers (explicit and
+//! implicit TLS, require_ssl_reuse=YES) started by scripts/ftps-server.sh,
+//! exercised with curl with certificate verification on.
+
+mod common;
+
+use common::servers::{servers_available, TestServer};
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Deterministic pseudo-random bytes (xorshift64*).
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Runs curl against `server`, verifying its certificate against
+/// `server.cert`, with the login from a netrc file (not the command line).
+fn curl(server: &TestServer, netrc: &Path, args: &[&str]) -> Output {
+    let out = Command::new("curl")
+        .args(["--silent", "--show-error", "--ssl-reqd"])
+        .args(["--connect-timeout", "10", "--max-time", "30"])
+        .arg("--cacert")
+        .arg(&server.cert)
+        .arg("--netrc-file")
+        .arg(netrc)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run curl (scripts/deps.sh installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "curl {args:?} against {} failed ({}): {}\n--- server log:\n{}",
+        server.kind,
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        fs::read_to_string(server.state_dir().join("vsftpd.log")).unwrap_or_default()
+    );
+    out
+}
+
+fn uid_of(user: &str) -> u32 {
+    let out = Command::new("id")
+        .args(["-u", user])
+        .output()
+        .expect("id -u");
+    assert!(out.status.success(), "no user {user}");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// Writes a netrc file in `dir` with the login of `server`.
+fn write_netrc(server: &TestServer, dir: &Path) -> PathBuf {
+    let password = fs::read_to_string(&server.password_file).unwrap();
+    let password = password.lines().next().unwrap_or_default();
+    assert!(!password.is_empty(), "empty password file");
+    let netrc = dir.join("netrc");
+    fs::write(
+        &netrc,
+        format!(
+            "machine 127.0.0.1 login {} password {password}\n",
+            server.user
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&netrc, fs::Permissions::from_mode(0o600)).unwrap();
+    netrc
+}
+
+/// Upload, listing and download through `server`, checked on the server's
+/// disk too; then the server must be gone once dropped.
+fn roundtrip(server: TestServer) {
+    let work = tempfile::tempdir().unwrap();
+    let netrc = write_netrc(&server, work.path());
+
+    let scheme = if server.implicit { "ftps" } else { "ftp" };
+    let base = format!("{scheme}://127.0.0.1:{}/", server.port);
+    assert_eq!(
+        server.url(),
+        format!("{scheme}://{}@127.0.0.1:{}/", server.user, server.port)
+    );
+    let body = random_bytes(3 << 20 | 12345, u64::from(server.port));
+    let up = work.path().join("up.bin");
+    fs::write(&up, &body).unwrap();
+
+    // Two uploads on one control connection: the second data connection must
+    // resume the TLS session too (require_ssl_reuse=YES).
+    let (x, y) = (format!("{base}x.bin"), format!("{base}y.bin"));
+    curl(
+        &server,
+        &netrc,
+        &[
+            "-T",
+            up.to_str().unwrap(),
+            &x,
+            "-T",
+            up.to_str().unwrap(),
+            &y,
+        ],
+    );
+    for name in ["x.bin", "y.bin"] {
+        let path = server.root.join(name);
+        let on_disk = fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        assert!(on_disk == body, "{path:?} differs from what was uploaded");
+        assert_eq!(fs::metadata(&path).unwrap().uid(), uid_of(&server.user));
+    }
+
+    let listing = curl(&server, &netrc, &["--list-only", &base]);
+    let names: Vec<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    assert!(names.contains(&"x.bin".to_string()), "listing {names:?}");
+
+    let down = work.path().join("down.bin");
+    curl(&server, &netrc, &["-o", down.to_str().unwrap(), &x]);
+    assert!(
+        fs::read(&down).unwrap() == body,
+        "download differs from upload"
+    );
+
+    // Dropping the server stops it: its process ends and the port closes.
+    let pid: u32 = fs::read_to_string(server.state_dir().join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (port, state) = (server.port, server.state_dir().to_path_buf());
+    drop(server);
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state_field = stat.rsplit(") ").next().unwrap_or("").chars().next();
+    assert!(
+        stat.is_empty() || state_field == Some('Z'),
+        "server pid {pid} still running after drop: {stat}"
+    );
+    assert!(
+        std::net::TcpStream::connect_timeout(
+            &([127, 0, 0, 1], port).into(),
+            Duration::from_secs(2)
+        )
+        .is_err(),
+        "port {port} still accepts after drop"
+    );
+    assert!(!state.exists(), "state dir {state:?} left behind");
+}
+
+#[test]
+fn vsftpd_explicit_tls_with_curl() {
+    if !servers_available() {
+        return;
+    }
+    roundtrip(TestServer::vsftpd());
+}
+
+#[test]
+fn vsftpd_implicit_tls_with_curl() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::vsftpd_implicit();
+    assert!(server.implicit && server.url().starts_with("ftps://"));
+    roundtrip(server);
+}
+
+/// Several servers at once in one process get distinct ports and all work.
+#[test]
+fn parallel_servers_get_distinct_ports() {
+    if !servers_available() {
+        return;
+    }
+    let servers: Vec<TestServer> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(TestServer::vsftpd)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), servers.len(), "control ports handed out twice");
+    let work = tempfile::tempdir().unwrap();
+    for (i, s) in servers.iter().enumerate() {
+        // one login user shared by all: each must still accept its password
+        let dir = work.path().join(i.to_string());
+        fs::create_dir(&dir).unwrap();
+        let netrc = write_netrc(s, &dir);
+        fs::write(s.root.join("mark"), b"").unwrap();
+        let scheme = if s.implicit { "ftps" } else { "ftp" };
+        let out = curl(
+            s,
+            &netrc,
+            &["--list-only", &format!("{scheme}://127.0.0.1:{}/", s.port)],
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "mark");
+    }
+}
