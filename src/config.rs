@@ -1,5 +1,7 @@
 //! Every setting of one mount, typed, with defaults.
 
+use crate::ftp::control::{DataMode, Protection, Sequence};
+use crate::ftp::{tls, Command, ConnectOptions, TlsStart};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -66,6 +68,18 @@ pub struct MountConfig {
     pub umask: Option<u32>,
     /// Source name shown in /proc/mounts.
     pub fsname: Option<String>,
+    /// `data_protection=clear`: PROT C, data connections without TLS.
+    pub clear_data: bool,
+    /// `active`: the server connects to us for data (PORT/EPRT).
+    pub active: bool,
+    /// `cert=`: client certificate (PEM) for certificate login.
+    pub cert: Option<PathBuf>,
+    /// `key=`: private key (PEM) of `cert`; defaults to the `cert` file.
+    pub key: Option<PathBuf>,
+    /// `before_auth=CMD` (repeatable): commands sent before AUTH TLS.
+    pub before_auth: Vec<String>,
+    /// `protect_before_login`: PBSZ/PROT before USER/PASS.
+    pub protect_before_login: bool,
 }
 
 impl MountConfig {
@@ -92,6 +106,59 @@ impl MountConfig {
             gid: None,
             umask: None,
             fsname: None,
+            clear_data: false,
+            active: false,
+            cert: None,
+            key: None,
+            before_auth: Vec::new(),
+            protect_before_login: false,
         }
+    }
+
+    /// The protocol client's settings for this mount: TLS configuration
+    /// (trust, versions, client certificate), protection, data mode and
+    /// command timing. Fails with a message for the user.
+    pub fn connect_options(&self) -> Result<ConnectOptions, String> {
+        let versions = match self.tls_versions {
+            TlsVersions::Both => tls::Versions::Both,
+            TlsVersions::Only12 => tls::Versions::Only12,
+            TlsVersions::Only13 => tls::Versions::Only13,
+        };
+        let identity = match &self.cert {
+            Some(cert) => {
+                let key = self.key.as_deref().unwrap_or(cert);
+                Some(tls::Identity::load(cert, key).map_err(|e| e.to_string())?)
+            }
+            None if self.key.is_some() => return Err("option key= needs cert= too".into()),
+            None => None,
+        };
+        let tls_config = tls::client_config(self.cafile.as_deref(), versions, identity.as_ref())
+            .map_err(|e| e.to_string())?;
+        let tls_start = match self.tls_mode {
+            TlsMode::Explicit => TlsStart::Explicit,
+            TlsMode::Implicit => TlsStart::Implicit,
+        };
+        let mut opts = ConnectOptions::new(
+            self.host.clone(),
+            self.port,
+            tls_start,
+            tls_config,
+            self.timeout,
+        );
+        if self.clear_data {
+            opts.protection = Protection::Clear;
+        }
+        if self.active {
+            opts.data_mode = DataMode::Active;
+        }
+        opts.sequence = Sequence {
+            before_auth: self
+                .before_auth
+                .iter()
+                .map(|c| Command::raw(c).map_err(|e| format!("before_auth={c:?}: {e}")))
+                .collect::<Result<_, _>>()?,
+            protect_before_login: self.protect_before_login,
+        };
+        Ok(opts)
     }
 }

@@ -2,10 +2,10 @@
 
 use ftpsfs::cache::DirCache;
 use ftpsfs::cli::{self, password::resolve_credentials};
-use ftpsfs::config::{MountConfig, TlsMode, TlsVersions};
+use ftpsfs::config::MountConfig;
 use ftpsfs::fs::attr::Owner;
 use ftpsfs::fs::{Core, FsOptions, FtpsFs};
-use ftpsfs::ftp::{tls, ConnectOptions, Control, TlsStart};
+use ftpsfs::ftp::Control;
 use ftpsfs::remote::ftps::FtpsRemote;
 use ftpsfs::remote::pool::{Login, Pool};
 use std::io::{Read, Write};
@@ -40,23 +40,10 @@ fn main() {
     cfg.mountpoint = std::fs::canonicalize(&cfg.mountpoint)
         .unwrap_or_else(|e| fail(format!("mount point {}: {e}", cfg.mountpoint.display())));
     let (user, password) = resolve_credentials(&cfg).unwrap_or_else(|e| fail(e));
-    let versions = match cfg.tls_versions {
-        TlsVersions::Both => tls::Versions::Both,
-        TlsVersions::Only12 => tls::Versions::Only12,
-        TlsVersions::Only13 => tls::Versions::Only13,
-    };
-    let tls_config =
-        tls::client_config(cfg.cafile.as_deref(), versions).unwrap_or_else(|e| fail(e));
-    let opts = ConnectOptions {
-        host: cfg.host.clone(),
-        port: cfg.port,
-        tls_start: match cfg.tls_mode {
-            TlsMode::Explicit => TlsStart::Explicit,
-            TlsMode::Implicit => TlsStart::Implicit,
-        },
-        tls: tls_config,
-        timeout: cfg.timeout,
-    };
+    let opts = cfg.connect_options().unwrap_or_else(|e| fail(e));
+    if cfg.clear_data {
+        warn_clear_data();
+    }
     let mut first = Control::open(&opts, &user, password.expose())
         .unwrap_or_else(|e| fail(format!("{}:{}: {e}", cfg.host, cfg.port)));
     if let Err(e) = first.cwd(&cfg.root) {
@@ -92,6 +79,13 @@ fn main() {
     if let Err(e) = r {
         fail(format!("FUSE session ended: {e}"));
     }
+}
+
+/// PROT C was asked for: say so on stderr and in the log, every mount.
+fn warn_clear_data() {
+    let msg = "WARNING: data_protection=clear: file contents and listings travel WITHOUT encryption or integrity protection (PROT C); anyone on the network path can read and alter them. Only the control connection (login, commands) is protected.";
+    eprintln!("ftpsfs: {msg}");
+    log::warn!("{msg}");
 }
 
 fn build_fs(cfg: &MountConfig, remote: Arc<FtpsRemote>) -> FtpsFs {

@@ -47,8 +47,9 @@ struct Args {
     /// Directory to mount on
     mountpoint: PathBuf,
     /// Mount options, comma-separated (repeatable): cafile=, password_file=,
-    /// connections=, timeout=, dir_cache_ttl=, tls=1.2|1.3, ro, allow_other,
-    /// uid=, gid=, umask=, fsname=, debug
+    /// connections=, timeout=, dir_cache_ttl=, tls=1.2|1.3, active, cert=,
+    /// key=, before_auth=CMD, protect_before_login, ro, allow_other, uid=,
+    /// gid=, umask=, fsname=, debug; data_protection=clear is INSECURE
     #[arg(short = 'o', value_name = "OPTIONS")]
     options: Vec<String>,
     /// Stay in the foreground

@@ -69,6 +69,40 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
                 )
             }
             "fsname" => cfg.fsname = Some(need()?.to_string()),
+            "data_protection" => {
+                cfg.clear_data = match need()? {
+                    "private" => false,
+                    "clear" => true,
+                    v => {
+                        return Err(CliError::usage(format!(
+                            "bad value for option data_protection: {v:?} (private or clear)"
+                        )))
+                    }
+                }
+            }
+            "active" => cfg.active = true,
+            "passive" => cfg.active = false,
+            "cert" => cfg.cert = Some(PathBuf::from(need()?)),
+            "key" => cfg.key = Some(PathBuf::from(need()?)),
+            "before_auth" => {
+                let v = need()?;
+                crate::ftp::Command::raw(v).map_err(|e| {
+                    CliError::usage(format!("bad value for option before_auth: {v:?}: {e}"))
+                })?;
+                if matches!(
+                    v.split_whitespace()
+                        .next()
+                        .map(|w| w.to_ascii_uppercase())
+                        .as_deref(),
+                    Some("USER" | "PASS" | "ACCT")
+                ) {
+                    return Err(CliError::usage(
+                        "before_auth cannot carry login commands: they would travel in plaintext",
+                    ));
+                }
+                cfg.before_auth.push(v.to_string())
+            }
+            "protect_before_login" => cfg.protect_before_login = true,
             k if value.is_none() && GENERIC.contains(&k) => {}
             k if k.starts_with("x-systemd.") || k.starts_with("x-gvfs-") || k == "comment" => {}
             k => return Err(CliError::usage(format!("unknown mount option '{k}'"))),
@@ -87,6 +121,19 @@ mod tests {
     }
 
     #[test]
+    fn security_weakening_values_are_checked() {
+        for bad in [
+            "data_protection=none",
+            "before_auth=PASS secret",
+            "before_auth=user bob",
+            "before_auth=RETR x",
+            "before_auth",
+        ] {
+            assert!(apply_options(&mut cfg(), bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn every_option_is_applied() {
         let mut c = cfg();
         apply_options(&mut c, "cafile=/c.pem,password_file=/p,connections=8,timeout=5,dir_cache_ttl=0,tls=1.2,ro,allow_other,uid=7,gid=8,umask=022,fsname=x,debug").unwrap();
@@ -97,6 +144,11 @@ mod tests {
         assert_eq!(c.tls_versions, TlsVersions::Only12);
         assert!(c.read_only && c.allow_other && c.debug);
         assert_eq!((c.uid, c.gid, c.umask), (Some(7), Some(8), Some(0o22)));
+        assert!(!c.clear_data && !c.active && !c.protect_before_login);
+        apply_options(&mut c, "data_protection=clear,active,cert=/c,key=/k,before_auth=HOST ftp.example,before_auth=SITE X,protect_before_login").unwrap();
+        assert!(c.clear_data && c.active && c.protect_before_login);
+        assert_eq!((c.cert, c.key), (Some("/c".into()), Some("/k".into())));
+        assert_eq!(c.before_auth, ["HOST ftp.example", "SITE X"]);
     }
 
     #[test]

@@ -31,6 +31,26 @@ impl Command {
         })
     }
 
+    /// A command typed by the user, e.g. `SITE UMASK 002` or `HOST example.org`.
+    /// The verb must be one of [`USER_VERBS`]: commands that open data
+    /// connections or change the session's state behind our back are refused.
+    pub fn raw(line: &str) -> Result<Command> {
+        let (verb, arg) = match line.trim().split_once(' ') {
+            Some((v, a)) => (v, Some(a.trim())),
+            None => (line.trim(), None),
+        };
+        let verb = USER_VERBS
+            .iter()
+            .find(|v| v.eq_ignore_ascii_case(verb))
+            .ok_or(Error::InvalidArgument(
+                "not a command that can be sent here",
+            ))?;
+        match arg.filter(|a| !a.is_empty()) {
+            Some(a) => Command::with_arg(verb, a),
+            None => Ok(Command::new(verb)),
+        }
+    }
+
     /// The verb, e.g. `RETR`.
     pub fn verb(&self) -> &'static str {
         self.verb
@@ -50,6 +70,12 @@ impl Command {
     }
 }
 
+/// Verbs a user may ask to send as they are ([`Command::raw`]).
+pub const USER_VERBS: &[&str] = &[
+    "SITE", "HOST", "CLNT", "CSID", "FEAT", "SYST", "OPTS", "NOOP", "LANG", "HELP", "USER", "PASS",
+    "ACCT",
+];
+
 /// Shows the command as logged: the argument of PASS is always redacted.
 impl fmt::Debug for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -64,6 +90,16 @@ impl fmt::Debug for Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_commands_only_from_the_allowed_verbs() {
+        let c = Command::raw("site umask 002").unwrap();
+        assert_eq!(c.to_wire(), b"SITE umask 002\r\n");
+        assert_eq!(Command::raw("HOST").unwrap().to_wire(), b"HOST\r\n");
+        for bad in ["RETR x", "REIN", "DELE f", "", "SITE a\r\nDELE b"] {
+            assert!(Command::raw(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn refuses_line_breaks_and_nul_in_arguments() {

@@ -10,9 +10,14 @@ use log::{debug, trace};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The `command` of an [`Error::Reply`] refusing a data connection after its
+/// TLS handshake (rather than refusing the transfer command itself).
+pub const DATA_CONNECTION: &str = "data connection";
 
 /// How TLS starts on the control connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +29,38 @@ pub enum TlsStart {
 }
 
 /// Data channel protection level (RFC 4217 section 8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protection {
     /// `PROT P`: every data connection uses TLS. The default.
+    #[default]
     Private,
+    /// `PROT C`: data connections without TLS, readable and alterable by
+    /// anyone on the path. Only ever used when the user asks for it.
+    Clear,
+}
+
+/// Who opens data connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataMode {
+    /// EPSV (or PASV): we connect to the server. The default.
+    #[default]
+    Passive,
+    /// PORT (IPv4) or EPRT (IPv6): the server connects to a port we listen
+    /// on at the control connection's local address. We are still the TLS
+    /// client on the accepted connection (RFC 4217 section 6).
+    Active,
+}
+
+/// When the security commands are sent (RFC 4217 section 9.3: the user must
+/// be able to change their timing to suit a server).
+#[derive(Debug, Clone, Default)]
+pub struct Sequence {
+    /// Commands sent right after the greeting, before `AUTH TLS` (so in
+    /// plaintext with explicit TLS), e.g. a `SITE` command a server wants
+    /// first. Login commands are refused here.
+    pub before_auth: Vec<Command>,
+    /// Send `PBSZ 0` and `PROT` before `USER`/`PASS` instead of after login.
+    pub protect_before_login: bool,
 }
 
 /// Everything needed to open and log in a control connection.
@@ -43,6 +76,44 @@ pub struct ConnectOptions {
     pub tls: Arc<ClientConfig>,
     /// Connect, read and write timeout for every socket.
     pub timeout: Duration,
+    /// Data connection protection (PROT P unless the user chose otherwise).
+    pub protection: Protection,
+    /// Passive or active data connections.
+    pub data_mode: DataMode,
+    /// Timing of AUTH, PBSZ and PROT relative to other commands.
+    pub sequence: Sequence,
+}
+
+impl ConnectOptions {
+    /// Options with the secure defaults: PROT P, passive data connections,
+    /// AUTH first and PBSZ/PROT right after login.
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        tls_start: TlsStart,
+        tls: Arc<ClientConfig>,
+        timeout: Duration,
+    ) -> ConnectOptions {
+        ConnectOptions {
+            host: host.into(),
+            port,
+            tls_start,
+            tls,
+            timeout,
+            protection: Protection::default(),
+            data_mode: DataMode::default(),
+            sequence: Sequence::default(),
+        }
+    }
+}
+
+/// Where a data connection will come from, between asking for it and the
+/// server's 1xx reply.
+enum Pending {
+    /// Passive: already connected to the server.
+    Connected(TcpStream),
+    /// Active: the server will connect here.
+    Listening(TcpListener),
 }
 
 enum Stream {
@@ -107,6 +178,9 @@ pub struct Control {
     timeout: Duration,
     features: Features,
     info: SessionInfo,
+    protection: Protection,
+    data_mode: DataMode,
+    protect_before_login: bool,
     epsv_refused: bool,
     /// A transfer was started and not finished, or an error left the state unknown.
     broken: bool,
@@ -201,6 +275,9 @@ impl Control {
                 tls_version: String::new(),
                 cipher: String::new(),
             },
+            protection: opts.protection,
+            data_mode: opts.data_mode,
+            protect_before_login: opts.sequence.protect_before_login,
             epsv_refused: false,
             broken: false,
             last_used: Instant::now(),
@@ -217,6 +294,24 @@ impl Control {
             });
         }
         control.info.banner = banner.text();
+        for cmd in &opts.sequence.before_auth {
+            if matches!(cmd.verb(), "USER" | "PASS" | "ACCT") {
+                control.shutdown();
+                return Err(Error::InvalidArgument(
+                    "login commands cannot be sent before AUTH TLS",
+                ));
+            }
+            let reply = control.command(cmd)?;
+            if reply.code >= 400 {
+                let _ = control.send(&Command::new("QUIT"));
+                control.shutdown();
+                return Err(Error::Reply {
+                    command: cmd.verb(),
+                    code: reply.code,
+                    text: reply.text(),
+                });
+            }
+        }
         if opts.tls_start == TlsStart::Explicit {
             let reply = control.command(&Command::with_arg("AUTH", "TLS")?)?;
             if reply.code != 234 {
@@ -276,7 +371,11 @@ impl Control {
     /// Logs in: USER, then PASS on 331 (232/230 mean no password is needed),
     /// then reads FEAT and prepares binary, protected transfers:
     /// `PBSZ 0`, `PROT P`, `TYPE I`, and `OPTS UTF8 ON` when listed.
+    /// `PBSZ`/`PROT` come before `USER` when the sequence asks for it.
     pub fn login(&mut self, user: &str, password: &str) -> Result<()> {
+        if self.protect_before_login {
+            self.protect()?;
+        }
         let reply = self.command(&Command::with_arg("USER", user)?)?;
         match reply.code {
             230 | 232 => {}
@@ -300,8 +399,9 @@ impl Control {
         }
         let feat = self.command(&Command::new("FEAT"))?;
         self.features = Features::from_reply(&feat);
-        self.expect(&Command::with_arg("PBSZ", "0")?, |c| c == 200)?;
-        self.set_protection(Protection::Private)?;
+        if !self.protect_before_login {
+            self.protect()?;
+        }
         self.expect(&Command::with_arg("TYPE", "I")?, |c| c == 200)?;
         if self.features.has("UTF8") {
             // pure-ftpd lists UTF8 but answers 504: harmless.
@@ -310,10 +410,12 @@ impl Control {
         Ok(())
     }
 
-    /// Sends `PROT`; only `P` exists so far.
-    fn set_protection(&mut self, p: Protection) -> Result<()> {
-        let level = match p {
+    /// `PBSZ 0` then `PROT` (RFC 4217 section 8: PROT must follow PBSZ).
+    fn protect(&mut self) -> Result<()> {
+        self.expect(&Command::with_arg("PBSZ", "0")?, |c| c == 200)?;
+        let level = match self.protection {
             Protection::Private => "P",
+            Protection::Clear => "C",
         };
         self.expect(&Command::with_arg("PROT", level)?, |c| c == 200)?;
         Ok(())
@@ -350,7 +452,9 @@ impl Control {
     /// that ran out must be replaced before a server that requires reuse
     /// (vsftpd, proftpd) will accept another data connection.
     pub fn can_resume(&self) -> bool {
-        !self.info.tls_version.contains("1_3") || self.store.tls13_tickets() > 0
+        self.protection == Protection::Clear
+            || !self.info.tls_version.contains("1_3")
+            || self.store.tls13_tickets() > 0
     }
 
     /// False once an error left this connection in an unknown state.
@@ -568,21 +672,118 @@ impl Control {
         Ok(SocketAddr::new(self.peer.ip(), port))
     }
 
-    /// Starts a transfer: passive port, connect, optional `REST offset`, the
-    /// command, its 1xx reply, then the TLS handshake resuming this session.
+    /// Active mode: listens on the control connection's local address and
+    /// tells the server where with PORT (IPv4) or EPRT (IPv6, RFC 2428).
+    fn active(&mut self) -> Result<TcpListener> {
+        let local = self.stream.tcp().local_addr()?;
+        let listener = TcpListener::bind(SocketAddr::new(local.ip(), 0))?;
+        let addr = listener.local_addr()?;
+        let cmd = match addr.ip() {
+            IpAddr::V4(ip) => {
+                let o = ip.octets();
+                let p = addr.port();
+                Command::with_arg(
+                    "PORT",
+                    format!(
+                        "{},{},{},{},{},{}",
+                        o[0],
+                        o[1],
+                        o[2],
+                        o[3],
+                        p >> 8,
+                        p & 0xff
+                    ),
+                )?
+            }
+            IpAddr::V6(ip) => Command::with_arg("EPRT", format!("|2|{ip}|{}|", addr.port()))?,
+        };
+        self.expect(&cmd, |c| c == 200)?;
+        Ok(listener)
+    }
+
+    /// Waits for the server's data connection in active mode, from the
+    /// control connection's peer address only (anyone else is turned away).
+    fn accept_data(&self, listener: TcpListener) -> Result<TcpStream> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout("waiting for the server's data connection"));
+            }
+            let mut pfd = libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd for the duration of the call.
+            let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e.into());
+            }
+            if n == 0 {
+                continue;
+            }
+            let (sock, from) = listener.accept()?;
+            if from.ip() != self.peer.ip() {
+                debug!("active mode: refused a data connection from {from}");
+                let _ = sock.shutdown(Shutdown::Both);
+                continue;
+            }
+            return Ok(sock);
+        }
+    }
+
+    /// Starts a transfer: a data port (EPSV/PASV, or PORT/EPRT in active
+    /// mode), optional `REST offset`, the command, its 1xx reply, then the
+    /// TLS handshake resuming this session, with us as the TLS client
+    /// whoever connected (RFC 4217 section 6).
+    ///
+    /// A 522 after a refused data handshake (the usual reason: the server
+    /// requires session reuse) is retried once, resuming the control
+    /// connection's session again, when the control connection survived it.
     pub fn begin(&mut self, cmd: &Command, rest: Option<u64>) -> Result<DataConn> {
+        match self.begin_once(cmd, rest) {
+            Err(
+                first @ Error::Reply {
+                    command: DATA_CONNECTION,
+                    code: 522,
+                    ..
+                },
+            ) if !self.broken && self.can_resume() => {
+                debug!("{first}; retrying once");
+                match self.begin_once(cmd, rest) {
+                    // The server ended the session after its 522 (vsftpd
+                    // does): its 522 says more than the closed connection.
+                    Err(e) if e.breaks_connection() => Err(first),
+                    r => r,
+                }
+            }
+            r => r,
+        }
+    }
+
+    fn begin_once(&mut self, cmd: &Command, rest: Option<u64>) -> Result<DataConn> {
         if self.broken {
             return Err(Error::Broken);
         }
-        let addr = self.passive()?;
-        let sock = TcpStream::connect_timeout(&addr, self.timeout).map_err(|e| {
-            Error::from_io(
-                io::Error::new(e.kind(), format!("data connection to {addr}: {e}")),
-                "data connect",
-            )
-        })?;
-        sock.set_read_timeout(Some(self.timeout))?;
-        sock.set_write_timeout(Some(self.timeout))?;
+        let pending = match self.data_mode {
+            DataMode::Passive => {
+                let addr = self.passive()?;
+                let sock = TcpStream::connect_timeout(&addr, self.timeout).map_err(|e| {
+                    Error::from_io(
+                        io::Error::new(e.kind(), format!("data connection to {addr}: {e}")),
+                        "data connect",
+                    )
+                })?;
+                Pending::Connected(sock)
+            }
+            DataMode::Active => Pending::Listening(self.active()?),
+        };
         if let Some(offset) = rest.filter(|&o| o > 0) {
             self.expect(&Command::with_arg("REST", offset.to_string())?, |c| {
                 c == 350
@@ -590,7 +791,9 @@ impl Control {
         }
         let reply = self.command(cmd)?;
         if !reply.is_preliminary() {
-            let _ = sock.shutdown(Shutdown::Both);
+            if let Pending::Connected(sock) = &pending {
+                let _ = sock.shutdown(Shutdown::Both);
+            }
             return Err(Error::Reply {
                 command: cmd.verb(),
                 code: reply.code,
@@ -599,6 +802,18 @@ impl Control {
         }
         // From here the control connection owes us a final reply.
         self.broken = true;
+        let sock = match pending {
+            Pending::Connected(sock) => sock,
+            Pending::Listening(listener) => match self.accept_data(listener) {
+                Ok(sock) => sock,
+                Err(e) => return Err(self.fail_transfer(e)),
+            },
+        };
+        sock.set_read_timeout(Some(self.timeout))?;
+        sock.set_write_timeout(Some(self.timeout))?;
+        if self.protection == Protection::Clear {
+            return Ok(DataConn::clear(sock));
+        }
         let tls = match handshake(self.tls_config.clone(), self.server_name.clone(), sock) {
             Ok(t) => t,
             Err(e) => {
@@ -629,7 +844,7 @@ impl Control {
                 debug!("data connection refused: {} {}", r.code, r.text());
                 if r.code == 522 || r.code == 521 || r.code == 425 {
                     return Error::Reply {
-                        command: "data connection",
+                        command: DATA_CONNECTION,
                         code: r.code,
                         text: format!("{} ({err})", r.text()),
                     };

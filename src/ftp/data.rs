@@ -1,4 +1,5 @@
-//! Data connections: a TCP connection, protected with TLS (PROT P).
+//! Data connections: a TCP connection, protected with TLS (PROT P) unless
+//! the user explicitly chose clear data connections (PROT C).
 
 use super::error::{Error, Result};
 use rustls::{ClientConnection, StreamOwned};
@@ -14,20 +15,47 @@ use std::time::Instant;
 /// server's final reply.
 #[derive(Debug)]
 pub struct DataConn {
-    tls: StreamOwned<ClientConnection, TcpStream>,
+    stream: Stream,
     /// Bytes read or written so far.
     pub(crate) bytes: u64,
     /// The server closed its side with TLS close_notify.
     pub(crate) eof: bool,
 }
 
+#[derive(Debug)]
+enum Stream {
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    /// PROT C: no TLS at all (only with `data_protection=clear`).
+    Clear(TcpStream),
+}
+
 impl DataConn {
     pub(crate) fn new(tls: StreamOwned<ClientConnection, TcpStream>) -> DataConn {
         DataConn {
-            tls,
+            stream: Stream::Tls(Box::new(tls)),
             bytes: 0,
             eof: false,
         }
+    }
+
+    pub(crate) fn clear(sock: TcpStream) -> DataConn {
+        DataConn {
+            stream: Stream::Clear(sock),
+            bytes: 0,
+            eof: false,
+        }
+    }
+
+    fn sock(&self) -> &TcpStream {
+        match &self.stream {
+            Stream::Tls(t) => &t.sock,
+            Stream::Clear(s) => s,
+        }
+    }
+
+    /// Whether the connection is protected with TLS.
+    pub fn is_protected(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
     }
 
     /// Bytes transferred so far on this connection.
@@ -37,16 +65,22 @@ impl DataConn {
 
     /// Whether this data connection resumed the control connection's TLS session.
     pub fn resumed(&self) -> bool {
-        self.tls.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+        match &self.stream {
+            Stream::Tls(t) => t.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+            Stream::Clear(_) => false,
+        }
     }
 
-    /// Negotiated TLS version, e.g. "TLSv1_3".
+    /// Negotiated TLS version, e.g. "TLSv1_3"; "clear" without TLS.
     pub fn tls_version(&self) -> String {
-        self.tls
-            .conn
-            .protocol_version()
-            .map(|v| format!("{v:?}"))
-            .unwrap_or_default()
+        match &self.stream {
+            Stream::Tls(t) => t
+                .conn
+                .protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+            Stream::Clear(_) => "clear".into(),
+        }
     }
 
     /// Reads until `buf` is full or the server ends the stream; returns the count.
@@ -67,15 +101,16 @@ impl DataConn {
 
     /// Sends close_notify and shuts the socket down for writing.
     pub(crate) fn close_write(&mut self) -> Result<()> {
-        self.tls.conn.send_close_notify();
-        while self.tls.conn.wants_write() {
-            self.tls
-                .conn
-                .write_tls(&mut self.tls.sock)
-                .map_err(|e| Error::from_io(e, "data close"))?;
+        if let Stream::Tls(t) = &mut self.stream {
+            t.conn.send_close_notify();
+            while t.conn.wants_write() {
+                t.conn
+                    .write_tls(&mut t.sock)
+                    .map_err(|e| Error::from_io(e, "data close"))?;
+            }
+            t.sock.flush()?;
         }
-        self.tls.sock.flush()?;
-        let _ = self.tls.sock.shutdown(Shutdown::Write);
+        let _ = self.sock().shutdown(Shutdown::Write);
         Ok(())
     }
 
@@ -86,7 +121,11 @@ impl DataConn {
         let mut buf = [0u8; 16 * 1024];
         let mut total = 0u64;
         while !self.eof && total <= limit && Instant::now() < deadline {
-            match self.tls.read(&mut buf) {
+            let r = match &mut self.stream {
+                Stream::Tls(t) => t.read(&mut buf),
+                Stream::Clear(s) => s.read(&mut buf),
+            };
+            match r {
                 Ok(0) => break,
                 Ok(k) => total += k as u64,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -100,15 +139,18 @@ impl DataConn {
     }
 
     pub(crate) fn shutdown(&mut self) {
-        let _ = self.tls.sock.shutdown(Shutdown::Both);
+        let _ = self.sock().shutdown(Shutdown::Both);
     }
 
     pub(crate) fn peer_certificate(&self) -> Option<&[u8]> {
-        self.tls
-            .conn
-            .peer_certificates()
-            .and_then(|c| c.first())
-            .map(|c| c.as_ref())
+        match &self.stream {
+            Stream::Tls(t) => t
+                .conn
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref()),
+            Stream::Clear(_) => None,
+        }
     }
 }
 
@@ -117,7 +159,10 @@ impl Read for DataConn {
         if self.eof || buf.is_empty() {
             return Ok(0);
         }
-        let n = self.tls.read(buf)?;
+        let n = match &mut self.stream {
+            Stream::Tls(t) => t.read(buf)?,
+            Stream::Clear(s) => s.read(buf)?,
+        };
         if n == 0 {
             self.eof = true;
         }
@@ -128,12 +173,18 @@ impl Read for DataConn {
 
 impl Write for DataConn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.tls.write(buf)?;
+        let n = match &mut self.stream {
+            Stream::Tls(t) => t.write(buf)?,
+            Stream::Clear(s) => s.write(buf)?,
+        };
         self.bytes += n as u64;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.tls.flush()
+        match &mut self.stream {
+            Stream::Tls(t) => t.flush(),
+            Stream::Clear(s) => s.flush(),
+        }
     }
 }

@@ -117,7 +117,18 @@ impl fmt::Display for Error {
                 command,
                 code,
                 text,
-            } => write!(f, "server refused {command}: {code} {text}"),
+            } => {
+                write!(f, "server refused {command}: {code} {text}")?;
+                match code {
+                    521 => f.write_str(
+                        " (RFC 4217 521: the server does not accept this data protection level (PROT))",
+                    ),
+                    522 => f.write_str(
+                        " (RFC 4217 522: the server wants TLS on data connections, or refused the TLS handshake on this one; servers that require TLS session reuse answer so when a data connection does not resume the control session)",
+                    ),
+                    _ => Ok(()),
+                }
+            }
             Error::Protocol(msg) => write!(f, "FTP protocol error: {msg}"),
             Error::InvalidArgument(why) => write!(f, "invalid command argument: {why}"),
             Error::TlsRefused { code, text } => write!(
@@ -149,5 +160,17 @@ mod tests {
             rustls::InvalidMessage::InvalidContentType,
         ));
         assert!(e.to_string().contains("500 OOPS"), "{e}");
+    }
+
+    #[test]
+    fn data_channel_refusals_name_their_cause() {
+        let reply = |code| Error::Reply {
+            command: "RETR",
+            code,
+            text: "no".into(),
+        };
+        assert!(reply(521).to_string().contains("protection level"));
+        assert!(reply(522).to_string().contains("session reuse"));
+        assert!(!reply(550).to_string().contains("RFC 4217"));
     }
 }

@@ -8,7 +8,7 @@ use super::error::{Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ClientSessionStore, Resumption, WebPkiServerVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, NamedGroup, RootCertStore, SignatureScheme};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -26,12 +26,44 @@ pub enum Versions {
     Only13,
 }
 
-/// Builds the shared client configuration: webpki roots plus `cafile`.
+/// A client certificate chain and its private key (RFC 4217 section 11.1:
+/// certificate login), presented on the control and data connections.
+pub struct Identity {
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("certs", &self.certs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// Reads a PEM certificate chain and a PEM private key (PKCS#8, PKCS#1
+    /// or SEC1); both may be in the same file.
+    pub fn load(cert: &Path, key: &Path) -> Result<Identity> {
+        let certs = load_certs(cert)?;
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            Error::Protocol(format!("no usable private key in {}: {e}", key.display()))
+        })?;
+        Ok(Identity { certs, key })
+    }
+}
+
+/// Builds the shared client configuration: webpki roots plus `cafile`, and
+/// the client certificate when `identity` is given.
 ///
 /// A server certificate byte-identical to one in `cafile` is accepted even
 /// when it is a self-signed CA certificate (as `openssl req -x509` makes
 /// them), which webpki alone refuses; its name is still checked.
-pub fn client_config(cafile: Option<&Path>, versions: Versions) -> Result<Arc<ClientConfig>> {
+pub fn client_config(
+    cafile: Option<&Path>,
+    versions: Versions,
+    identity: Option<&Identity>,
+) -> Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -57,11 +89,16 @@ pub fn client_config(cafile: Option<&Path>, versions: Versions) -> Result<Arc<Cl
         Versions::Only12 => &[&rustls::version::TLS12],
         Versions::Only13 => &[&rustls::version::TLS13],
     };
-    let config = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let config = match identity {
+        Some(id) => builder
+            .with_client_auth_cert(id.certs.clone(), id.key.clone_key())
+            .map_err(|e| Error::Protocol(format!("client certificate: {e}")))?,
+        None => builder.with_no_client_auth(),
+    };
     Ok(Arc::new(config))
 }
 
@@ -76,7 +113,7 @@ pub fn session_config(base: &Arc<ClientConfig>) -> (Arc<ClientConfig>, Arc<Sessi
 /// Reads every certificate of a PEM file.
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| Error::Protocol(format!("cannot read cafile {}: {e}", path.display())))?
+        .map_err(|e| Error::Protocol(format!("cannot read {}: {e}", path.display())))?
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| Error::Protocol(format!("bad PEM in {}: {e}", path.display())))?;
     if certs.is_empty() {
