@@ -132,7 +132,7 @@ listens() {
     read -r line 2>/dev/null <"$f" || continue
     line=${line##*) }
     read -r st _ppid pgrp _rest <<<"$line"
-    [ "$pgrp" = "$1" ] && [ "$st" != Z ] || continue
+    if [ "$pgrp" != "$1" ] || [ "$st" = Z ]; then continue; fi
     p=${f#/proc/}; p=${p%/stat}
     holds "$p" "$inode" && return 0
   done
