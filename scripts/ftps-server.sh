@@ -2,14 +2,20 @@
 # Starts or stops ONE throwaway FTPS server on 127.0.0.1, for the tests, the
 # demo and the benchmarks. Needs root: it manages a local login user.
 #
-#   ftps-server.sh start vsftpd --dir STATEDIR --port PORT --pasv LO-HI
+#   ftps-server.sh start KIND --dir STATEDIR --port PORT --pasv LO-HI
 #                  [--implicit] [--user NAME] [--password-file FILE]
 #   ftps-server.sh stop --dir STATEDIR
+#
+# KIND: vsftpd (--implicit for implicit TLS), proftpd, pure-ftpd, pyftpdlib.
+# All require TLS on control and data connections. scripts/deps.sh installs
+# vsftpd, and unpacks proftpd and pure-ftpd (their Debian packages conflict
+# with vsftpd) and a pyftpdlib venv under /opt/ftpsfs-test.
 #
 # start writes into STATEDIR: cert.pem + key.pem (self-signed, CN=localhost,
 # SAN localhost and 127.0.0.1, with the CA:TRUE openssl gives by default),
 # password (mode 0600), the server's config, *.log and pid; the FTP user sees
-# STATEDIR/root as "/". It prints one line
+# STATEDIR/root as "/". Every server runs as the login user once logged in,
+# so files it writes belong to that user. It prints one line
 #   ready KIND 127.0.0.1:PORT root=STATEDIR/root user=NAME
 # once the server listens, or the tail of its logs on stderr and exits 1.
 # stop signals only the process group this script started for STATEDIR.
@@ -26,9 +32,15 @@ ADDR=127.0.0.1
 STORE=/var/lib/ftpsfs-test    # current password of each user managed here
 READY_SECS=5                  # how long start waits for the server to listen
 STOP_SECS=3                   # how long stop waits after SIGTERM
+OPT=/opt/ftpsfs-test          # unpacked proftpd and pure-ftpd, pyftpdlib venv (scripts/deps.sh)
+PROFTPD=$OPT/proftpd/usr/sbin/proftpd
+PROFTPD_MODULES=$OPT/proftpd/usr/lib/proftpd
+PUREFTPD=$OPT/pure-ftpd/usr/sbin/pure-ftpd
+PUREPW=$OPT/pure-ftpd/usr/bin/pure-pw
+PYTHON=$OPT/pyftpdlib/venv/bin/python
 
 die() { echo "ftps-server: $*" >&2; exit 1; }
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # ------------------------------------------------------------------ args ---
 cmd=${1:-}; [ $# -gt 0 ] && shift
@@ -80,20 +92,49 @@ group_alive() {
 }
 
 # Whether pid $1 is a server this script started for $dir: its command line
-# names a file in $dir (each kind is started with its config file there).
+# names a file in $dir (each kind is started with a file there: its config,
+# user database or script), or, as proftpd and pure-ftpd overwrite their
+# command line with a status title, one of its open files is in $dir (launch
+# points stdout and stderr at $dir/stdout.log; proftpd also keeps its log).
 is_ours() {
-  [ -r "/proc/$1/cmdline" ] && alive "$1" &&
-    tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$dir/"
+  [ -r "/proc/$1/cmdline" ] && alive "$1" || return 1
+  tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$dir/" && return 0
+  local fd
+  for fd in /proc/"$1"/fd/*; do
+    case $(readlink "$fd" 2>/dev/null) in "$dir"/*) return 0 ;; esac
+  done
+  return 1
 }
 
-# Whether pid $1 owns the listening TCP socket on $ADDR:$2.
-listens() {
-  local inode fd
-  inode=$(awk -v a="$(printf '0100007F:%04X' "$2")" \
-    '$2 == a && $4 == "0A" { print $10; exit }' /proc/net/tcp)
-  [ -n "$inode" ] || return 1
+# The inode of the listening TCP socket on $ADDR:$1, or nothing.
+listen_inode() {
+  awk -v a="$(printf '0100007F:%04X' "$1")" \
+    '$2 == a && $4 == "0A" { print $10; exit }' /proc/net/tcp
+}
+
+# Whether pid $1 holds socket inode $2.
+holds() {
+  local fd
   for fd in /proc/"$1"/fd/*; do
-    [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inode]" ] && return 0
+    [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$2]" ] && return 0
+  done
+  return 1
+}
+
+# Whether pid $1, or a live process in its process group (a server that
+# forks its listener), owns the listening TCP socket on $ADDR:$2.
+listens() {
+  local inode f line st _ppid pgrp _rest p
+  inode=$(listen_inode "$2")
+  [ -n "$inode" ] || return 1
+  holds "$1" "$inode" && return 0
+  for f in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null <"$f" || continue
+    line=${line##*) }
+    read -r st _ppid pgrp _rest <<<"$line"
+    if [ "$pgrp" != "$1" ] || [ "$st" = Z ]; then continue; fi
+    p=${f#/proc/}; p=${p%/stat}
+    holds "$p" "$inode" && return 0
   done
   return 1
 }
@@ -238,17 +279,159 @@ CONF
   launch "$bin" "$dir/vsftpd.conf"
 }
 
+# -------------------------------------------------------- start: proftpd ---
+# mod_tls with TLSRequired on and default TLSOptions: every data connection
+# must resume its control connection's TLS session (else 425). Logins come
+# from an AuthUserFile in STATEDIR (the shared user's uid, gid and password).
+start_proftpd() {
+  [ -x "$PROFTPD" ] || die "$PROFTPD is missing (run scripts/deps.sh)"
+  [ -f "$PROFTPD_MODULES/mod_tls.so" ] || die "$PROFTPD_MODULES/mod_tls.so is missing (run scripts/deps.sh)"
+  local uid gid group hash pw
+  uid=$(id -u "$user"); gid=$(id -g "$user"); group=$(id -gn "$user")
+  IFS= read -r pw <"$dir/password"
+  hash=$(printf '%s\n' "$pw" | openssl passwd -6 -stdin) || die "openssl passwd failed"
+  (umask 077
+   printf '%s:%s:%s:%s::%s:/bin/bash\n' "$user" "$hash" "$uid" "$gid" "$dir/root" >"$dir/ftpd.passwd"
+   printf '%s:x:%s:\n' "$group" "$gid" >"$dir/ftpd.group")
+  cat >"$dir/proftpd.conf" <<CONF
+# written by ftps-server.sh
+ServerName          "ftpsfs-test proftpd"
+ServerType          standalone
+DefaultServer       on
+UseIPv6             off
+DefaultAddress      $ADDR
+SocketBindTight     on
+Port                $port
+PassivePorts        $pasv_lo $pasv_hi
+User                nobody
+Group               nogroup
+Umask               022
+MaxInstances        200
+PidFile             $dir/proftpd.pid
+ScoreboardFile      $dir/proftpd.scoreboard
+DelayTable          $dir/proftpd.delay
+SystemLog           $dir/proftpd.log
+TransferLog         $dir/xfer.log
+WtmpLog             off
+UseReverseDNS       off
+ModulePath          $PROFTPD_MODULES
+<IfModule mod_ctrls.c>
+  ControlsEngine    off
+</IfModule>
+LoadModule          mod_tls.c
+AuthOrder           mod_auth_file.c
+AuthUserFile        $dir/ftpd.passwd
+AuthGroupFile       $dir/ftpd.group
+RequireValidShell   off
+DefaultRoot         $dir/root
+AllowOverwrite      on
+<IfModule mod_tls.c>
+  TLSEngine                 on
+  TLSLog                    $dir/tls.log
+  TLSProtocol               TLSv1.2 TLSv1.3
+  TLSRequired               on
+  TLSRSACertificateFile     $dir/cert.pem
+  TLSRSACertificateKeyFile  $dir/key.pem
+  TLSVerifyClient           off
+  # TLSOptions left at its default on purpose: data connections must resume
+  # the control connection's TLS session ("NoSessionReuseRequired" not set)
+</IfModule>
+CONF
+  "$PROFTPD" -t -c "$dir/proftpd.conf" >"$dir/configtest.out" 2>&1 ||
+    { cat "$dir/configtest.out" >&2; die "proftpd rejects $dir/proftpd.conf"; }
+  rm -f "$dir/configtest.out"
+  # -n: stay in the foreground (the listener is the launched process)
+  launch "$PROFTPD" -n -c "$dir/proftpd.conf"
+}
+
+# ------------------------------------------------------ start: pure-ftpd ---
+# -Y 3: TLS required for control and data; it never resumes data sessions.
+# Logins come from a puredb in STATEDIR made with pure-pw.
+start_pure_ftpd() {
+  [ -x "$PUREFTPD" ] || die "$PUREFTPD is missing (run scripts/deps.sh)"
+  [ -x "$PUREPW" ] || die "$PUREPW is missing (run scripts/deps.sh)"
+  local pw hash
+  IFS= read -r pw <"$dir/password"
+  rm -f "$dir/pureftpd.passwd" "$dir/pureftpd.pdb"
+  # The line `pure-pw useradd` writes (user:hash:uid:gid::home/./: and 12
+  # empty fields), but with a SHA-512 crypt hash, which pure-ftpd checks with
+  # crypt(3): pure-pw's own argon2id hash takes 3 s of CPU per start.
+  hash=$(printf '%s\n' "$pw" | openssl passwd -6 -stdin) || die "openssl passwd failed"
+  (umask 077
+   printf '%s:%s:%s:%s::%s/./:::::::::::::\n' "$user" "$hash" "$(id -u "$user")" \
+     "$(id -g "$user")" "$dir/root" >"$dir/pureftpd.passwd" &&
+   "$PUREPW" mkdb "$dir/pureftpd.pdb" -f "$dir/pureftpd.passwd" >"$dir/pure-pw.log" 2>&1) ||
+    { cat "$dir/pure-pw.log" >&2; die "pure-pw mkdb could not make $dir/pureftpd.pdb"; }
+  rm -f "$dir/pure-pw.log"
+  # -2 wants the key and the certificate in one file
+  (umask 077; cat "$dir/key.pem" "$dir/cert.pem" >"$dir/key+cert.pem")
+  # -S bind address,port  -l auth  -E no anonymous  -A chroot everyone
+  # -H no DNS  -p/-P passive range/address  -Y 3 TLS for control and data
+  # -O transfer log  -g pid file  -c/-C client limits (total/per IP)
+  # It logs to syslog only; stdout.log gets what it prints itself.
+  launch "$PUREFTPD" -S "$ADDR,$port" -l "puredb:$dir/pureftpd.pdb" -E -A -H \
+    -p "$pasv_lo:$pasv_hi" -P "$ADDR" -Y 3 -2 "$dir/key+cert.pem" \
+    -O "clf:$dir/xfer.log" -g "$dir/pure-ftpd.pid" -c 200 -C 200
+}
+
+# ------------------------------------------------------ start: pyftpdlib ---
+# TLS_FTPHandler with TLS required on control and data. It binds, loads its
+# certificate and password as root, then runs as the login user.
+start_pyftpdlib() {
+  [ -x "$PYTHON" ] || die "$PYTHON is missing (run scripts/deps.sh)"
+  cat >"$dir/server.py" <<PY
+# written by ftps-server.sh
+import logging
+import os
+
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import TLS_FTPHandler
+from pyftpdlib.servers import FTPServer
+
+STATE = "$dir"
+logging.basicConfig(filename=STATE + "/pyftpdlib.log", level=logging.INFO)
+with open(STATE + "/password") as f:
+    password = f.readline().rstrip("\\n")
+
+auth = DummyAuthorizer()
+auth.add_user("$user", password, STATE + "/root", perm="elradfmwMT")
+
+handler = TLS_FTPHandler
+handler.certfile = STATE + "/cert.pem"
+handler.keyfile = STATE + "/key.pem"
+handler.tls_control_required = True
+handler.tls_data_required = True
+handler.authorizer = auth
+handler.passive_ports = range($pasv_lo, $pasv_hi + 1)
+handler.banner = "ftpsfs-test pyftpdlib ready."
+# load the key now, while root can read it
+handler.ssl_context = handler.get_ssl_context()
+
+server = FTPServer(("$ADDR", $port), handler)
+server.max_cons = 256
+os.setgroups([])
+os.setgid($(id -g "$user"))
+os.setuid($(id -u "$user"))
+server.serve_forever()
+PY
+  launch "$PYTHON" "$dir/server.py"
+}
+
 # ------------------------------------------------------------------ main ---
 if [ "$cmd" = stop ]; then stop_server; exit 0; fi
 
 [ "$(id -u)" = 0 ] || die "start must run as root (it manages the login user $user)"
-[ -n "$kind" ] || die "start needs a server kind (vsftpd)"
+[ -n "$kind" ] || die "start needs a server kind (vsftpd, proftpd, pure-ftpd, pyftpdlib)"
 is_port "$port" || die "--port PORT is required (1-65535)"
 [[ $pasv =~ ^([0-9]+)-([0-9]+)$ ]] || die "--pasv LO-HI is required"
 pasv_lo=${BASH_REMATCH[1]}; pasv_hi=${BASH_REMATCH[2]}
 if ! is_port "$pasv_lo" || ! is_port "$pasv_hi" || [ "$pasv_lo" -gt "$pasv_hi" ]; then
   die "bad --pasv $pasv"
 fi
+case $kind in
+  vsftpd|proftpd|pure-ftpd|pyftpdlib) ;;
+  *) die "unknown server kind '$kind' (known: vsftpd, proftpd, pure-ftpd, pyftpdlib)" ;;
+esac
 if [ "$implicit" = YES ] && [ "$kind" != vsftpd ]; then die "--implicit: not supported for $kind"; fi
 for c in openssl setsid flock setpriv useradd chpasswd awk; do
   command -v "$c" >/dev/null || die "$c is missing (run scripts/deps.sh)"
@@ -269,7 +452,9 @@ setup_user
 
 case $kind in
   vsftpd) start_vsftpd ;;
-  *) die "unknown server kind '$kind' (known: vsftpd)" ;;
+  proftpd) start_proftpd ;;
+  pure-ftpd) start_pure_ftpd ;;
+  pyftpdlib) start_pyftpdlib ;;
 esac
 
 read -r pid <"$dir/pid"

@@ -1,10 +1,12 @@
-//! The test harness alone, without ftpsfs: real vsftpd servers (explicit and
-//! implicit TLS, require_ssl_reuse=YES) started by scripts/ftps-server.sh,
-//! exercised with curl with certificate verification on.
+//! The test harness alone, without ftpsfs: every kind of real server that
+//! scripts/ftps-server.sh starts (vsftpd with explicit and implicit TLS and
+//! require_ssl_reuse=YES, proftpd requiring session reuse, pure-ftpd -Y 3,
+//! pyftpdlib TLS_FTPHandler), exercised with curl with certificate
+//! verification on.
 
 mod common;
 
-use common::servers::{servers_available, TestServer};
+use common::servers::{servers_available, TestServer, KINDS};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -25,12 +27,31 @@ fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// Extra curl options for `kind`, to work around curl's own bugs.
+fn curl_workarounds(kind: &str) -> &'static [&'static str] {
+    match kind {
+        // curl (7.88, OpenSSL) with TLS 1.3 cannot resume the data connection
+        // of a second upload on one control connection: proftpd sends a new
+        // session ticket only when it writes on a data connection, which it
+        // never does during STOR, and curl keeps the ticketless session of
+        // the first upload's data connection for the next one. proftpd then
+        // refuses it (425 "client did not reuse TLS session") and truncates
+        // the target to 0 bytes. That is curl's TLS 1.3 ticket handling (see
+        // curl issue 3002), not the harness: TLS 1.2 sessions stay reusable.
+        "proftpd" => &["--tls-max", "1.2"],
+        _ => &[],
+    }
+}
+
 /// Runs curl against `server`, verifying its certificate against
 /// `server.cert`, with the login from a netrc file (not the command line).
+/// `--ssl-reqd` makes curl use explicit TLS (`AUTH TLS`) with `ftp://` URLs;
+/// `ftps://` URLs are implicit TLS.
 fn curl(server: &TestServer, netrc: &Path, args: &[&str]) -> Output {
     let out = Command::new("curl")
         .args(["--silent", "--show-error", "--ssl-reqd"])
         .args(["--connect-timeout", "10", "--max-time", "30"])
+        .args(curl_workarounds(server.kind))
         .arg("--cacert")
         .arg(&server.cert)
         .arg("--netrc-file")
@@ -40,11 +61,11 @@ fn curl(server: &TestServer, netrc: &Path, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run curl (scripts/deps.sh installs it): {e}"));
     assert!(
         out.status.success(),
-        "curl {args:?} against {} failed ({}): {}\n--- server log:\n{}",
+        "curl {args:?} against {} failed ({}): {}\nserver logs:\n{}",
         server.kind,
         out.status,
         String::from_utf8_lossy(&out.stderr),
-        fs::read_to_string(server.state_dir().join("vsftpd.log")).unwrap_or_default()
+        server.log_tail(40)
     );
     out
 }
@@ -76,6 +97,16 @@ fn write_netrc(server: &TestServer, dir: &Path) -> PathBuf {
     netrc
 }
 
+/// The names in a `curl --list-only` output, without `.` and `..` (which
+/// pure-ftpd lists).
+fn names_of(listing: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .filter(|n| n != "." && n != "..")
+        .collect()
+}
+
 /// Upload, listing and download through `server`, checked on the server's
 /// disk too; then the server must be gone once dropped.
 fn roundtrip(server: TestServer) {
@@ -93,7 +124,7 @@ fn roundtrip(server: TestServer) {
     fs::write(&up, &body).unwrap();
 
     // Two uploads on one control connection: the second data connection must
-    // resume the TLS session too (require_ssl_reuse=YES).
+    // resume the TLS session too (vsftpd's require_ssl_reuse=YES, proftpd).
     let (x, y) = (format!("{base}x.bin"), format!("{base}y.bin"));
     curl(
         &server,
@@ -110,15 +141,18 @@ fn roundtrip(server: TestServer) {
     for name in ["x.bin", "y.bin"] {
         let path = server.root.join(name);
         let on_disk = fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-        assert!(on_disk == body, "{path:?} differs from what was uploaded");
+        assert!(
+            on_disk == body,
+            "{path:?} differs from what was uploaded ({} bytes, not {}); server logs:\n{}",
+            on_disk.len(),
+            body.len(),
+            server.log_tail(40)
+        );
         assert_eq!(fs::metadata(&path).unwrap().uid(), uid_of(&server.user));
     }
 
     let listing = curl(&server, &netrc, &["--list-only", &base]);
-    let names: Vec<String> = String::from_utf8_lossy(&listing.stdout)
-        .lines()
-        .map(|l| l.trim_end().to_string())
-        .collect();
+    let names = names_of(&listing);
     assert!(names.contains(&"x.bin".to_string()), "listing {names:?}");
 
     let down = work.path().join("down.bin");
@@ -154,15 +188,17 @@ fn roundtrip(server: TestServer) {
 }
 
 #[test]
-fn vsftpd_explicit_tls_with_curl() {
+fn harness_vsftpd_round_trip_with_curl() {
     if !servers_available() {
         return;
     }
-    roundtrip(TestServer::vsftpd());
+    let server = TestServer::vsftpd();
+    assert!(!server.implicit && server.url().starts_with("ftp://"));
+    roundtrip(server);
 }
 
 #[test]
-fn vsftpd_implicit_tls_with_curl() {
+fn harness_vsftpd_implicit_round_trip_with_curl() {
     if !servers_available() {
         return;
     }
@@ -171,14 +207,63 @@ fn vsftpd_implicit_tls_with_curl() {
     roundtrip(server);
 }
 
-/// Several servers at once in one process get distinct ports and all work.
+#[test]
+fn harness_proftpd_round_trip_with_curl() {
+    if !servers_available() {
+        return;
+    }
+    roundtrip(TestServer::proftpd());
+}
+
+#[test]
+fn harness_pure_ftpd_round_trip_with_curl() {
+    if !servers_available() {
+        return;
+    }
+    roundtrip(TestServer::pure_ftpd());
+}
+
+#[test]
+fn harness_pyftpdlib_round_trip_with_curl() {
+    if !servers_available() {
+        return;
+    }
+    roundtrip(TestServer::pyftpdlib());
+}
+
+/// `by_kind` starts the kind it is asked for, and knows every kind.
+#[test]
+fn by_kind_starts_each_kind() {
+    if !servers_available() {
+        return;
+    }
+    for kind in KINDS {
+        let server = TestServer::by_kind(kind);
+        assert_eq!(server.kind, kind);
+        assert_eq!(server.implicit, kind == "vsftpd-implicit");
+        assert!(
+            server
+                .log_files()
+                .iter()
+                .all(|f| f.starts_with(server.state_dir())),
+            "{kind}: log files outside the state dir"
+        );
+    }
+}
+
+/// Several servers at once in one process, of every kind and two of one,
+/// get distinct ports and all work with the one shared login user.
 #[test]
 fn parallel_servers_get_distinct_ports() {
     if !servers_available() {
         return;
     }
+    let kinds: Vec<&str> = KINDS.iter().copied().chain(["vsftpd"]).collect();
     let servers: Vec<TestServer> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4).map(|_| s.spawn(TestServer::vsftpd)).collect();
+        let handles: Vec<_> = kinds
+            .iter()
+            .map(|&k| s.spawn(move || TestServer::by_kind(k)))
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let mut ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
@@ -198,6 +283,6 @@ fn parallel_servers_get_distinct_ports() {
             &netrc,
             &["--list-only", &format!("{scheme}://127.0.0.1:{}/", s.port)],
         );
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "mark");
+        assert_eq!(names_of(&out), ["mark"], "listing of {}", s.kind);
     }
 }

@@ -1,6 +1,13 @@
 //! Throwaway FTPS servers on 127.0.0.1 for integration tests, started and
 //! stopped through `scripts/ftps-server.sh`. Uses std and `tempfile` only.
 //!
+//! Five kinds ([`KINDS`]), all requiring TLS on control and data connections:
+//! vsftpd (explicit and implicit TLS, `require_ssl_reuse=YES`), proftpd
+//! (mod_tls, data connections must resume the control session), pure-ftpd
+//! (`-Y 3`, never resumes) and pyftpdlib (`TLS_FTPHandler`). vsftpd is a
+//! Debian package; `scripts/deps.sh` unpacks proftpd and pure-ftpd and makes
+//! the pyftpdlib venv under [`OPT`].
+//!
 //! Tests run as threads of one process, so free ports are handed out under a
 //! lock: a control port and a 20-port passive range per server, never handed
 //! out twice while that server lives.
@@ -15,6 +22,27 @@ use std::time::{Duration, Instant};
 
 /// The repository's server script.
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ftps-server.sh");
+/// Where `scripts/deps.sh` unpacks proftpd and pure-ftpd and makes the
+/// pyftpdlib venv (same path as in the scripts).
+pub const OPT: &str = "/opt/ftpsfs-test";
+/// Every server kind [`TestServer::by_kind`] starts.
+pub const KINDS: [&str; 5] = [
+    "vsftpd",
+    "vsftpd-implicit",
+    "proftpd",
+    "pure-ftpd",
+    "pyftpdlib",
+];
+/// Files each kind needs, as `(kind, path)`; `path` is relative to [`OPT`]
+/// unless absolute.
+const BINARIES: [(&str, &str); 6] = [
+    ("vsftpd", "/usr/sbin/vsftpd"),
+    ("proftpd", "proftpd/usr/sbin/proftpd"),
+    ("proftpd", "proftpd/usr/lib/proftpd/mod_tls.so"),
+    ("pure-ftpd", "pure-ftpd/usr/sbin/pure-ftpd"),
+    ("pure-ftpd", "pure-ftpd/usr/bin/pure-pw"),
+    ("pyftpdlib", "pyftpdlib/venv/bin/python"),
+];
 /// The login user the script creates.
 const USER: &str = "ftpsfs-test";
 /// Size of each server's passive port range.
@@ -29,7 +57,7 @@ const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
 
 /// A running FTPS server; stopped, and its files removed, on drop.
 pub struct TestServer {
-    /// "vsftpd" or "vsftpd-implicit".
+    /// One of [`KINDS`].
     pub kind: &'static str,
     /// Control port on 127.0.0.1.
     pub port: u16,
@@ -215,6 +243,71 @@ impl TestServer {
         TestServer::start("vsftpd-implicit", "vsftpd", true)
     }
 
+    /// Starts proftpd with mod_tls (explicit TLS, `TLSRequired on`, TLS 1.2
+    /// and 1.3, default `TLSOptions`: a data connection that does not resume
+    /// its control connection's TLS session gets 425). Has MLSD and MFMT.
+    pub fn proftpd() -> TestServer {
+        TestServer::start("proftpd", "proftpd", false)
+    }
+
+    /// Starts pure-ftpd with `-Y 3` (explicit TLS required on control and
+    /// data connections; data connections get full handshakes).
+    pub fn pure_ftpd() -> TestServer {
+        TestServer::start("pure-ftpd", "pure-ftpd", false)
+    }
+
+    /// Starts pyftpdlib's `TLS_FTPHandler` (explicit TLS required on control
+    /// and data connections; sends TLS 1.3 tickets on data connections).
+    pub fn pyftpdlib() -> TestServer {
+        TestServer::start("pyftpdlib", "pyftpdlib", false)
+    }
+
+    /// Starts the server of `kind`, one of [`KINDS`]; panics on another.
+    pub fn by_kind(kind: &str) -> TestServer {
+        match kind {
+            "vsftpd" => TestServer::vsftpd(),
+            "vsftpd-implicit" => TestServer::vsftpd_implicit(),
+            "proftpd" => TestServer::proftpd(),
+            "pure-ftpd" => TestServer::pure_ftpd(),
+            "pyftpdlib" => TestServer::pyftpdlib(),
+            other => panic!("unknown server kind {other:?} (known: {KINDS:?})"),
+        }
+    }
+
+    /// The log files worth reading when something fails with this server,
+    /// most useful first (each kind logs to different files in its state
+    /// directory; `stdout.log` holds what the process printed itself).
+    pub fn log_files(&self) -> Vec<PathBuf> {
+        let names: &[&str] = match self.kind {
+            "vsftpd" | "vsftpd-implicit" => &["vsftpd.log", "stdout.log"],
+            "proftpd" => &["proftpd.log", "tls.log", "stdout.log"],
+            // pure-ftpd logs to syslog only; xfer.log has its transfers
+            "pure-ftpd" => &["stdout.log", "xfer.log"],
+            "pyftpdlib" => &["pyftpdlib.log", "stdout.log"],
+            _ => &["stdout.log"],
+        };
+        names.iter().map(|n| self.state_dir().join(n)).collect()
+    }
+
+    /// The last `lines` lines of each of [`TestServer::log_files`] that is
+    /// not empty, each under a `--- path` header: for failure messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for path in self.log_files() {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.trim().is_empty() {
+                continue;
+            }
+            let all: Vec<&str> = text.lines().collect();
+            out.push_str(&format!("--- {}\n", path.display()));
+            for line in &all[all.len().saturating_sub(lines)..] {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// `ftp://USER@127.0.0.1:PORT/`, or `ftps://...` when implicit.
     pub fn url(&self) -> String {
         let scheme = if self.implicit { "ftps" } else { "ftp" };
@@ -332,8 +425,14 @@ fn missing_requirement() -> Option<String> {
         Ok(out) => return Some(format!("`id -u` failed: {}", describe(&out))),
         Err(e) => return Some(format!("cannot run `id -u`: {e}")),
     }
-    if !Path::new("/usr/sbin/vsftpd").exists() {
-        return Some("/usr/sbin/vsftpd is missing (scripts/deps.sh installs it)".into());
+    for (kind, file) in BINARIES {
+        let path = Path::new(OPT).join(file);
+        if !path.exists() {
+            return Some(format!(
+                "{} ({kind}) is missing (run scripts/deps.sh as root)",
+                path.display()
+            ));
+        }
     }
     if !Path::new("/dev/fuse").exists() {
         return Some("no /dev/fuse (containers need --device /dev/fuse)".into());
