@@ -159,7 +159,10 @@ fn round_trip(server: &TestServer, opts: &[&str]) {
     );
     let t = UNIX_EPOCH + Duration::from_secs(1_577_836_800);
     assert_eq!(fs::metadata(srv("d/log")).unwrap().modified().unwrap(), t);
-    assert_eq!(fs::metadata(m.join("d/log")).unwrap().modified().unwrap(), t);
+    assert_eq!(
+        fs::metadata(m.join("d/log")).unwrap().modified().unwrap(),
+        t
+    );
     let mut f = OpenOptions::new()
         .read(true)
         .write(true)
@@ -208,4 +211,10 @@ round_trips! {
     vsftpd_implicit_tls13_round_trip: TestServer::vsftpd_implicit(), ["tls=1.3"];
     vsftpd_implicit_tls12_round_trip: TestServer::vsftpd_implicit(), ["tls=1.2"];
     vsftpd_active_mode_round_trip: TestServer::vsftpd(), ["active"];
+    proftpd_tls13_round_trip: TestServer::proftpd(), ["tls=1.3"];
+    proftpd_tls12_round_trip: TestServer::proftpd(), ["tls=1.2"];
+    pure_ftpd_tls13_round_trip: TestServer::pure_ftpd(), ["tls=1.3"];
+    pure_ftpd_tls12_round_trip: TestServer::pure_ftpd(), ["tls=1.2"];
+    pyftpdlib_tls13_round_trip: TestServer::pyftpdlib(), ["tls=1.3"];
+    pyftpdlib_tls12_round_trip: TestServer::pyftpdlib(), ["tls=1.2"];
 }

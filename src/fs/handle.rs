@@ -145,12 +145,20 @@ impl Handle {
         if let State::Idle = self.state {
             let size = self.size;
             if offset == size && (size == 0 || self.append) {
-                let upload = remote.open_write(&self.path, size > 0)?;
-                self.state = State::Writing {
-                    upload,
-                    start: size,
-                };
-                return self.write_inner(remote, offset, data);
+                match remote.open_write(&self.path, size > 0) {
+                    Ok(upload) => {
+                        self.state = State::Writing {
+                            upload,
+                            start: size,
+                        };
+                        return self.write_inner(remote, offset, data);
+                    }
+                    // No APPE on this server: append through the spool.
+                    Err(e) if size > 0 && e.errno == libc::EOPNOTSUPP => {
+                        log::debug!("{}: {}; appending via a local copy", self.path, e.message)
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         // Anything else needs random access.

@@ -551,6 +551,18 @@ mod tests {
     }
 
     #[test]
+    fn append_without_appe_goes_through_the_spool() {
+        let (c, mem) = core();
+        mem.refuse_append();
+        mem.put("/log", b"one\n");
+        let ino = c.lookup(ROOT, "log").unwrap().ino.0;
+        let fh = c.open(ino, libc::O_WRONLY | libc::O_APPEND).unwrap();
+        c.write(fh, 4, b"two\n").unwrap();
+        c.release(fh).unwrap();
+        assert_eq!(mem.contents("/log").unwrap(), b"one\ntwo\n");
+    }
+
+    #[test]
     fn overwrite_in_place_without_truncate_keeps_the_rest() {
         let (c, mem) = core();
         mem.put("/f", b"abcdef");

@@ -29,6 +29,8 @@ pub enum Op {
     Read,
     /// Uploading.
     Write,
+    /// Appending (APPE).
+    Append,
     /// MKD.
     Mkdir,
     /// RMD.
@@ -57,7 +59,9 @@ impl Error {
             ftp::Error::Reply { code, .. } => match (code, op) {
                 (550, Op::Mkdir) => EEXIST,
                 (550, Op::Rmdir) => ENOTEMPTY,
-                (550, Op::Write) => EACCES,
+                (550, Op::Write | Op::Append) => EACCES,
+                // proftpd's default "451 Append/Restart not permitted"
+                (451, Op::Append) => EOPNOTSUPP,
                 (550, _) => ENOENT,
                 (553, _) => EACCES,
                 (552 | 452, _) => ENOSPC,

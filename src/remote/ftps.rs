@@ -7,6 +7,7 @@ use crate::ftp::list::{self, EntryKind, ListFormat};
 use crate::ftp::{self, Command, Control, DataConn, Features};
 use log::{debug, warn};
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -20,6 +21,8 @@ pub struct FtpsRemote {
     base: String,
     caps: Capabilities,
     has_size: bool,
+    /// The server refused APPE once: appends go through the spool.
+    append_refused: AtomicBool,
 }
 
 impl FtpsRemote {
@@ -33,6 +36,7 @@ impl FtpsRemote {
                 set_mtime: f.has("MFMT") || f.has("MDTM"),
             },
             has_size: f.has("SIZE"),
+            append_refused: AtomicBool::new(false),
         }
     }
 
@@ -172,10 +176,20 @@ impl Remote for FtpsRemote {
         if append && self.has_size {
             start = self.call(Op::Write, true, |c| c.size(&spath)).unwrap_or(0);
         }
-        let verb = if append { "APPE" } else { "STOR" };
-        let cmd =
-            Command::with_arg(verb, spath.clone()).map_err(|e| Error::from_ftp(Op::Write, &e))?;
-        let (conn, data) = self.begin(Op::Write, &cmd, None)?;
+        let (verb, op) = if append {
+            if self.append_refused.load(Ordering::Relaxed) {
+                return Err(Error::new(libc::EOPNOTSUPP, "the server refuses APPE"));
+            }
+            ("APPE", Op::Append)
+        } else {
+            ("STOR", Op::Write)
+        };
+        let cmd = Command::with_arg(verb, spath.clone()).map_err(|e| Error::from_ftp(op, &e))?;
+        let (conn, data) = self.begin(op, &cmd, None).inspect_err(|e| {
+            if append && e.errno == libc::EOPNOTSUPP {
+                self.append_refused.store(true, Ordering::Relaxed);
+            }
+        })?;
         Ok(Box::new(FtpUpload {
             conn,
             data: Some(data),

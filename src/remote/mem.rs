@@ -3,6 +3,7 @@
 use super::error::{Error, Result};
 use super::{split, Capabilities, Download, Entry, Kind, Remote, Upload};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -18,6 +19,7 @@ struct Node {
 #[derive(Debug, Clone)]
 pub struct MemRemote {
     nodes: Arc<Mutex<BTreeMap<String, Node>>>,
+    refuse_append: Arc<AtomicBool>,
 }
 
 impl Default for MemRemote {
@@ -26,6 +28,7 @@ impl Default for MemRemote {
         m.insert("/".to_string(), Node::dir());
         MemRemote {
             nodes: Arc::new(Mutex::new(m)),
+            refuse_append: Arc::default(),
         }
     }
 }
@@ -68,6 +71,11 @@ impl MemRemote {
                 mode: 0o644,
             },
         );
+    }
+
+    /// Makes appends fail with EOPNOTSUPP, like a server without APPE.
+    pub fn refuse_append(&self) {
+        self.refuse_append.store(true, Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Node>> {
@@ -122,6 +130,9 @@ impl Remote for MemRemote {
     }
 
     fn open_write(&self, path: &str, append: bool) -> Result<Box<dyn Upload>> {
+        if append && self.refuse_append.load(Ordering::Relaxed) {
+            return Err(Error::new(libc::EOPNOTSUPP, "APPE refused"));
+        }
         let mut m = self.lock();
         Self::parent_is_dir(&m, path)?;
         let existing = m.get(path).cloned();
