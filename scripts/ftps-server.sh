@@ -3,10 +3,11 @@
 # demo and the benchmarks. Needs root: it manages a local login user.
 #
 #   ftps-server.sh start KIND --dir STATEDIR --port PORT --pasv LO-HI
-#                  [--implicit] [--user NAME] [--password-file FILE]
+#                  [--implicit] [--ipv6] [--user NAME] [--password-file FILE]
 #   ftps-server.sh stop --dir STATEDIR
 #
-# KIND: vsftpd (--implicit for implicit TLS), proftpd, pure-ftpd, pyftpdlib.
+# KIND: vsftpd (--implicit for implicit TLS, --ipv6 to listen on [::1]
+# instead of 127.0.0.1), proftpd, pure-ftpd, pyftpdlib.
 # All require TLS on control and data connections. scripts/deps.sh installs
 # vsftpd, and unpacks proftpd and pure-ftpd (their Debian packages conflict
 # with vsftpd) and a pyftpdlib venv under /opt/ftpsfs-test.
@@ -46,7 +47,7 @@ usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 cmd=${1:-}; [ $# -gt 0 ] && shift
 kind=""
 if [ "$cmd" = start ]; then kind=${1:-}; [ $# -gt 0 ] && shift; fi
-dir=""; port=""; pasv=""; implicit=NO; user=ftpsfs-test; password_file=""
+dir=""; port=""; pasv=""; implicit=NO; ipv6=NO; user=ftpsfs-test; password_file=""
 while [ $# -gt 0 ]; do
   case $1 in
     --dir|--port|--pasv|--user|--password-file)
@@ -57,6 +58,7 @@ while [ $# -gt 0 ]; do
       esac
       shift 2 ;;
     --implicit) implicit=YES; shift ;;
+    --ipv6) ipv6=YES; ADDR=::1; shift ;;
     -h|--help) usage ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
@@ -108,8 +110,13 @@ is_ours() {
 
 # The inode of the listening TCP socket on $ADDR:$1, or nothing.
 listen_inode() {
-  awk -v a="$(printf '0100007F:%04X' "$1")" \
-    '$2 == a && $4 == "0A" { print $10; exit }' /proc/net/tcp
+  if [ "$ipv6" = YES ]; then
+    awk -v a="$(printf '00000000000000000000000001000000:%04X' "$1")" \
+      '$2 == a && $4 == "0A" { print $10; exit }' /proc/net/tcp6
+  else
+    awk -v a="$(printf '0100007F:%04X' "$1")" \
+      '$2 == a && $4 == "0A" { print $10; exit }' /proc/net/tcp
+  fi
 }
 
 # Whether pid $1 holds socket inode $2.
@@ -191,7 +198,7 @@ make_cert() {
   (umask 077
    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
      -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj /CN=localhost \
-     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >"$dir/openssl.out" 2>&1) ||
+     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" >"$dir/openssl.out" 2>&1) ||
     { cat "$dir/openssl.out" >&2; die "openssl could not make a certificate"; }
   rm -f "$dir/openssl.out"
   chmod 644 "$dir/cert.pem"
@@ -240,11 +247,16 @@ start_vsftpd() {
   local bin=/usr/sbin/vsftpd
   [ -x "$bin" ] || die "$bin is missing (run scripts/deps.sh)"
   mkdir -p /var/run/vsftpd/empty   # secure_chroot_dir
+  local listen
+  if [ "$ipv6" = YES ]; then
+    # EPSV replies carry no address; pasv_address is for IPv4 PASV only
+    listen=$'listen=NO\nlisten_ipv6=YES\nlisten_address6=::1'
+  else
+    listen=$'listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\npasv_address=127.0.0.1'
+  fi
   cat >"$dir/vsftpd.conf" <<CONF
 # written by ftps-server.sh
-listen=YES
-listen_ipv6=NO
-listen_address=$ADDR
+$listen
 listen_port=$port
 background=NO
 anonymous_enable=NO
@@ -269,7 +281,6 @@ require_ssl_reuse=YES
 pasv_enable=YES
 pasv_min_port=$pasv_lo
 pasv_max_port=$pasv_hi
-pasv_address=$ADDR
 xferlog_enable=YES
 xferlog_file=$dir/xfer.log
 vsftpd_log_file=$dir/vsftpd.log
@@ -433,6 +444,7 @@ case $kind in
   *) die "unknown server kind '$kind' (known: vsftpd, proftpd, pure-ftpd, pyftpdlib)" ;;
 esac
 if [ "$implicit" = YES ] && [ "$kind" != vsftpd ]; then die "--implicit: not supported for $kind"; fi
+if [ "$ipv6" = YES ] && [ "$kind" != vsftpd ]; then die "--ipv6: not supported for $kind"; fi
 for c in openssl setsid flock setpriv useradd chpasswd awk; do
   command -v "$c" >/dev/null || die "$c is missing (run scripts/deps.sh)"
 done

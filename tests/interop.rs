@@ -211,6 +211,8 @@ round_trips! {
     vsftpd_implicit_tls13_round_trip: TestServer::vsftpd_implicit(), ["tls=1.3"];
     vsftpd_implicit_tls12_round_trip: TestServer::vsftpd_implicit(), ["tls=1.2"];
     vsftpd_active_mode_round_trip: TestServer::vsftpd(), ["active"];
+    vsftpd_ipv6_epsv_round_trip: TestServer::vsftpd_ipv6(), ["tls=1.3"];
+    vsftpd_ipv6_eprt_active_round_trip: TestServer::vsftpd_ipv6(), ["active", "tls=1.2"];
     proftpd_tls13_round_trip: TestServer::proftpd(), ["tls=1.3"];
     proftpd_tls12_round_trip: TestServer::proftpd(), ["tls=1.2"];
     pure_ftpd_tls13_round_trip: TestServer::pure_ftpd(), ["tls=1.3"];

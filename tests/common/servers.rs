@@ -72,6 +72,8 @@ pub struct TestServer {
     pub user: String,
     /// Implicit TLS (`ftps://`) rather than explicit `AUTH TLS` (`ftp://`).
     pub implicit: bool,
+    /// The address it listens on: "127.0.0.1", or "::1" for IPv6.
+    pub host: &'static str,
     pasv_base: u16,
     script: &'static str,
     // Last field: removed after `Drop::drop` has stopped the server.
@@ -243,6 +245,12 @@ impl TestServer {
         TestServer::start("vsftpd-implicit", "vsftpd", true)
     }
 
+    /// Starts vsftpd (explicit TLS) listening on `[::1]` only: data
+    /// connections need EPSV/EPRT (RFC 2428).
+    pub fn vsftpd_ipv6() -> TestServer {
+        TestServer::start("vsftpd-ipv6", "vsftpd", false)
+    }
+
     /// Starts proftpd with mod_tls (explicit TLS, `TLSRequired on`, TLS 1.2
     /// and 1.3, default `TLSOptions`: a data connection that does not resume
     /// its control connection's TLS session gets 425). Has MLSD and MFMT.
@@ -279,7 +287,7 @@ impl TestServer {
     /// directory; `stdout.log` holds what the process printed itself).
     pub fn log_files(&self) -> Vec<PathBuf> {
         let names: &[&str] = match self.kind {
-            "vsftpd" | "vsftpd-implicit" => &["vsftpd.log", "stdout.log"],
+            "vsftpd" | "vsftpd-implicit" | "vsftpd-ipv6" => &["vsftpd.log", "stdout.log"],
             "proftpd" => &["proftpd.log", "tls.log", "stdout.log"],
             // pure-ftpd logs to syslog only; xfer.log has its transfers
             "pure-ftpd" => &["stdout.log", "xfer.log"],
@@ -308,10 +316,16 @@ impl TestServer {
         out
     }
 
-    /// `ftp://USER@127.0.0.1:PORT/`, or `ftps://...` when implicit.
+    /// `ftp://USER@127.0.0.1:PORT/` (`[::1]` for IPv6), or `ftps://...`
+    /// when implicit.
     pub fn url(&self) -> String {
         let scheme = if self.implicit { "ftps" } else { "ftp" };
-        format!("{scheme}://{}@127.0.0.1:{}/", self.user, self.port)
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.to_string()
+        };
+        format!("{scheme}://{}@{host}:{}/", self.user, self.port)
     }
 
     /// The server's state directory (config, `*.log`, `pid`, certificate).
@@ -345,6 +359,12 @@ impl TestServer {
             if implicit {
                 cmd.arg("--implicit");
             }
+            let host = if kind.ends_with("-ipv6") {
+                cmd.arg("--ipv6");
+                "::1"
+            } else {
+                "127.0.0.1"
+            };
             let failure = match run_bounded(&mut cmd, SCRIPT_LIMIT) {
                 Ok(out)
                     if out.status.success()
@@ -358,6 +378,7 @@ impl TestServer {
                         password_file: dir.join("password"),
                         user: USER.to_string(),
                         implicit,
+                        host,
                         pasv_base: base,
                         script: SCRIPT,
                         state,
