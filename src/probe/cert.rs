@@ -101,8 +101,11 @@ pub fn analyze(
     if r.expired && !r.problems.iter().any(|p| p == "expired") {
         r.problems.push("expired".into());
     }
-    if r.self_signed && !r.problems.iter().any(|p| p.contains("self-signed")) {
-        r.problems.push("self-signed".into());
+    if r.self_signed && !facts.in_cafile {
+        // Whatever webpki complained about first, no one vouches for it.
+        r.problems.retain(|p| p != "untrusted issuer");
+        r.problems
+            .insert(0, "untrusted issuer (self-signed)".into());
     }
     if facts.in_cafile && facts.name_ok {
         r.problems

@@ -207,6 +207,7 @@ mod tests {
                     tls_version: "TLSv1_3".into(),
                     bytes: 10,
                     error: None,
+                    refused: false,
                 };
                 4
             ],

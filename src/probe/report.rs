@@ -138,6 +138,9 @@ pub struct Transfer {
     pub bytes: u64,
     /// What went wrong.
     pub error: Option<String>,
+    /// The server refused the command itself (permissions, missing file):
+    /// no data connection was attempted, so it says nothing about TLS reuse.
+    pub refused: bool,
 }
 
 /// Passive mode checks.
@@ -163,9 +166,11 @@ pub struct Verdict {
 }
 
 impl Report {
-    /// Whether every transfer worked and resumed the TLS session.
+    /// Whether every data connection attempted worked and resumed the TLS
+    /// session (transfers whose command was refused do not count).
     pub fn reuse_ok(transfers: &[Transfer]) -> bool {
-        !transfers.is_empty() && transfers.iter().all(|t| t.ok && t.resumed)
+        let mut tried = transfers.iter().filter(|t| !t.refused).peekable();
+        tried.peek().is_some() && tried.all(|t| t.ok && t.resumed)
     }
 
     /// Draws the verdict from the findings.
@@ -234,6 +239,13 @@ impl Report {
                 )),
             }
         }
+        for t in self.transfers.iter().filter(|t| t.refused) {
+            problems.push(format!(
+                "{}: {}",
+                t.command,
+                t.error.as_deref().unwrap_or("")
+            ));
+        }
         if let Some(p) = &self.passive {
             if !p.epsv.ok && !p.pasv.ok {
                 problems.push("passive mode does not work (EPSV and PASV both fail)".into());
@@ -299,6 +311,28 @@ mod tests {
         r.conclude();
         assert!(!r.verdict.ok);
         assert_eq!(r.verdict.recommended_options, ["tls=1.2"]);
+    }
+
+    #[test]
+    fn refused_commands_are_not_reuse_failures() {
+        let refused = Transfer {
+            command: "STOR /x".into(),
+            refused: true,
+            error: Some("553 Could not create file.".into()),
+            ..Transfer::default()
+        };
+        let mut r = Report {
+            login: Some(Check::ok("")),
+            transfers: vec![transfer(true, true), refused, transfer(true, true)],
+            ..Report::default()
+        };
+        r.conclude();
+        assert!(!r.verdict.ok);
+        assert_eq!(
+            r.verdict.problems,
+            ["STOR /x refused: 553 Could not create file."]
+        );
+        assert!(Report::reuse_ok(&r.transfers));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::report::{Check, ListingInfo, Report, Transfer};
 use super::ProbeOptions;
 use crate::ftp::list::{self, ListFormat};
 use crate::ftp::tls::{self, Versions};
-use crate::ftp::{Command, Control, DataConn};
+use crate::ftp::{Command, Control, DataConn, Error};
 use std::io::Write;
 use std::time::SystemTime;
 
@@ -69,6 +69,7 @@ pub fn run(c: &mut Control, opts: &ProbeOptions, count: usize) -> Run {
     }
     let temp = opts.write.then(|| join(&opts.path, &temp_name()));
     let mut best: Option<(usize, Vec<u8>)> = None;
+    let mut stored = false;
     for i in 0..count {
         if !c.is_usable() {
             break;
@@ -76,9 +77,11 @@ pub fn run(c: &mut Control, opts: &ProbeOptions, count: usize) -> Run {
         let (t, body) = match (&temp, i) {
             (Some(path), 1) => {
                 out.leftover = Some(path.clone());
-                (upload(c, path), None)
+                let t = upload(c, path);
+                stored = t.ok;
+                (t, None)
             }
-            (Some(path), 2) => {
+            (Some(path), 2) if stored => {
                 let (t, body) = download(c, "RETR", path);
                 let t = match body {
                     Some(b) if b != PROBE_BODY => Transfer {
@@ -106,7 +109,9 @@ pub fn run(c: &mut Control, opts: &ProbeOptions, count: usize) -> Run {
     }
     if let Some(path) = temp {
         if c.is_usable() {
-            out.mtime_set = Some(set_mtime(c, &path));
+            if stored {
+                out.mtime_set = Some(set_mtime(c, &path));
+            }
             if c.delete(&path).is_ok() {
                 out.leftover = None;
             }
@@ -139,10 +144,13 @@ fn started(command: String, d: &DataConn) -> Transfer {
     }
 }
 
-fn failed(command: String, e: impl ToString) -> Transfer {
+fn failed(command: String, e: Error) -> Transfer {
+    // A refusal of the command itself, before any data connection.
+    let refused = matches!(&e, Error::Reply { command, .. } if *command != "data connection");
     Transfer {
         command,
         error: Some(e.to_string()),
+        refused,
         ..Transfer::default()
     }
 }
@@ -242,9 +250,10 @@ fn describe_listing(body: &[u8], mlsd: bool) -> ListingInfo {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if matches!(list::parse_dos_line(line), Ok(Some(_))) {
+        // `.` and `..` parse as Ok(None): they tell the format too.
+        if list::parse_dos_line(line).is_ok() {
             dos += 1;
-        } else if matches!(list::parse_unix_line(line, now), Ok(Some(_))) {
+        } else if list::parse_unix_line(line, now).is_ok() {
             unix += 1;
         }
     }
@@ -287,7 +296,11 @@ pub fn tls12_retry(opts: &ProbeOptions, password: &str) -> Vec<Transfer> {
             c.quit();
             r.transfers
         }
-        Err(e) => vec![failed("connect with TLS 1.2".into(), e)],
+        Err(e) => vec![Transfer {
+            command: "connect with TLS 1.2".into(),
+            error: Some(e.to_string()),
+            ..Transfer::default()
+        }],
     }
 }
 
