@@ -328,10 +328,7 @@ mod tests {
         };
         r.conclude();
         assert!(!r.verdict.ok);
-        assert_eq!(
-            r.verdict.problems,
-            ["STOR /x refused: 553 Could not create file."]
-        );
+        assert_eq!(r.verdict.problems, ["STOR /x: 553 Could not create file."]);
         assert!(Report::reuse_ok(&r.transfers));
     }
 
