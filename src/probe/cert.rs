@@ -285,6 +285,7 @@ pub fn format_time(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::pki_types::pem::PemObject;
 
     #[test]
     fn times_format_as_utc_dates() {
@@ -303,6 +304,49 @@ mod tests {
         assert!(r.verification.starts_with("no: "));
         let r = analyze(&[], "localhost", &[], false, UnixTime::now());
         assert_eq!(r.problems, ["no certificate"]);
+    }
+
+    fn expired() -> CertificateDer<'static> {
+        let pem = include_bytes!("../../tests/data/probe/expired-selfsigned.pem");
+        CertificateDer::from_pem_slice(pem).unwrap()
+    }
+
+    #[test]
+    fn expired_self_signed_certificate_is_explained() {
+        let c = expired();
+        let r = analyze(&[c.clone()], "expired.example", &[], false, UnixTime::now());
+        assert_eq!(r.subject, "CN=expired.example");
+        assert_eq!(r.sans, ["DNS:expired.example"]);
+        assert_eq!(r.not_after, "2020-01-01 12:00:00 UTC");
+        assert!(r.expired && r.self_signed && !r.ca && !r.in_cafile);
+        assert_eq!(r.problems[0], "untrusted issuer (self-signed)");
+        assert!(r.problems.iter().any(|p| p == "expired"), "{r:?}");
+        assert!(!r.problems.iter().any(|p| p.starts_with("name")), "{r:?}");
+    }
+
+    #[test]
+    fn name_mismatch_of_a_pinned_certificate_is_explained() {
+        let c = expired();
+        let r = analyze(&[c.clone()], "other.example", &[c], false, UnixTime::now());
+        assert!(r.in_cafile);
+        assert!(
+            r.problems.iter().any(|p| p.starts_with(
+                "name mismatch: other.example is not among the certificate's names (DNS:expired.example)"
+            )),
+            "{r:?}"
+        );
+        assert!(r.verification.starts_with("no: "));
+    }
+
+    #[test]
+    fn a_verified_pinned_certificate_says_why() {
+        let c = expired();
+        let r = analyze(&[c.clone()], "expired.example", &[c], true, UnixTime::now());
+        assert!(r.verified && r.problems.is_empty());
+        assert_eq!(
+            r.verification,
+            "yes: byte-identical to a cafile certificate; name checked"
+        );
     }
 
     #[test]

@@ -133,7 +133,7 @@ fn connect_verified(opts: &ProbeOptions, report: &mut Report) -> Option<Control>
             Some(c)
         }
         Err(Error::Tls(e)) => {
-            report.connection_error = Some(format!("TLS handshake failed: {e}"));
+            report.connection_error = Some(format!("the mount's TLS verifier refused it: {e}"));
             diagnose_certificate(opts, &cafile_certs, now, report);
             None
         }

@@ -207,6 +207,9 @@ impl Report {
             } else if untrusted {
                 problems.push("the cafile holds neither this certificate nor its issuer".into());
             }
+            if c.problems.iter().any(|p| p.starts_with("name mismatch")) {
+                problems.push("put a name the certificate carries in the URL".into());
+            }
         }
         if let Some(l) = self.login.as_ref().filter(|l| !l.ok) {
             problems.push(format!("login failed: {}", l.detail));
