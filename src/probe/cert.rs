@@ -314,7 +314,13 @@ mod tests {
     #[test]
     fn expired_self_signed_certificate_is_explained() {
         let c = expired();
-        let r = analyze(&[c.clone()], "expired.example", &[], false, UnixTime::now());
+        let r = analyze(
+            std::slice::from_ref(&c),
+            "expired.example",
+            &[],
+            false,
+            UnixTime::now(),
+        );
         assert_eq!(r.subject, "CN=expired.example");
         assert_eq!(r.sans, ["DNS:expired.example"]);
         assert_eq!(r.not_after, "2020-01-01 12:00:00 UTC");
