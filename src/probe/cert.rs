@@ -333,7 +333,13 @@ mod tests {
     #[test]
     fn name_mismatch_of_a_pinned_certificate_is_explained() {
         let c = expired();
-        let r = analyze(&[c.clone()], "other.example", &[c], false, UnixTime::now());
+        let r = analyze(
+            std::slice::from_ref(&c),
+            "other.example",
+            std::slice::from_ref(&c),
+            false,
+            UnixTime::now(),
+        );
         assert!(r.in_cafile);
         assert!(
             r.problems.iter().any(|p| p.starts_with(
@@ -347,7 +353,13 @@ mod tests {
     #[test]
     fn a_verified_pinned_certificate_says_why() {
         let c = expired();
-        let r = analyze(&[c.clone()], "expired.example", &[c], true, UnixTime::now());
+        let r = analyze(
+            std::slice::from_ref(&c),
+            "expired.example",
+            std::slice::from_ref(&c),
+            true,
+            UnixTime::now(),
+        );
         assert!(r.verified && r.problems.is_empty());
         assert_eq!(
             r.verification,
