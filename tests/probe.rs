@@ -92,9 +92,11 @@ fn populate(server: &TestServer) {
 /// Trusted certificate: verdict OK, exit 0, every data connection resumed.
 fn healthy_text(server: &TestServer, expect: &Expect) {
     populate(server);
-    let out = probe(server, true, &[]);
+    // -d: the debug log on stderr shows every command, PASS redacted.
+    let out = probe(server, true, &["-d"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("PASS <redacted>"), "{t}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let verdict = stdout.lines().last().unwrap_or("");
     assert!(verdict.starts_with("verdict      OK"), "{t}");

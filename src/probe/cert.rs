@@ -35,7 +35,8 @@ pub struct CertReport {
     pub self_signed: bool,
     /// Basic constraints say CA:TRUE.
     pub ca: bool,
-    /// Certificates the server sent (end entity included).
+    /// Certificates examined: the whole chain on the diagnostic connection,
+    /// only the end entity on a verified one.
     pub chain_length: usize,
     /// The certificate is byte-identical to one in `cafile`.
     pub in_cafile: bool,
