@@ -2,11 +2,13 @@
 //!
 //! Floors, top to bottom: `cli` (arguments) and `config`, `fs` (FUSE),
 //! `cache` (listings), `remote` (the narrow trait the filesystem uses, with
-//! the FTPS and in-memory implementations), `ftp` (the protocol client).
+//! the FTPS and in-memory implementations), `ftp` (the protocol client);
+//! beside them `probe`, the `ftpsfs probe` diagnostic.
 
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod fs;
 pub mod ftp;
+pub mod probe;
 pub mod remote;

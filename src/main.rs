@@ -1,4 +1,5 @@
 //! `ftpsfs URL MOUNTPOINT [-o opts]`: log in, go to the background, mount.
+//! `ftpsfs probe URL [-o opts] [--json] [--write]`: check a server first.
 
 use ftpsfs::cache::DirCache;
 use ftpsfs::cli::{self, password::resolve_credentials};
@@ -6,6 +7,7 @@ use ftpsfs::config::MountConfig;
 use ftpsfs::fs::attr::Owner;
 use ftpsfs::fs::{Core, FsOptions, FtpsFs};
 use ftpsfs::ftp::Control;
+use ftpsfs::probe::{render, ProbeOptions};
 use ftpsfs::remote::ftps::FtpsRemote;
 use ftpsfs::remote::pool::{Login, Pool};
 use std::io::{Read, Write};
@@ -22,7 +24,11 @@ fn fail(msg: impl std::fmt::Display) -> ! {
 }
 
 fn main() {
-    let cfg = match cli::parse_args(std::env::args_os()) {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "probe") {
+        exit(probe_main(&argv[2..]));
+    }
+    let cfg = match cli::parse_args(argv) {
         Ok(c) => c,
         Err(e) if e.exit_code == 0 => {
             print!("{}", e.message);
@@ -78,6 +84,52 @@ fn main() {
     pool.close_idle();
     if let Err(e) = r {
         fail(format!("FUSE session ended: {e}"));
+    }
+}
+
+/// `ftpsfs probe`: returns the exit code (0 OK, 1 problems, 2 usage).
+fn probe_main(args: &[std::ffi::OsString]) -> i32 {
+    let argv =
+        std::iter::once(std::ffi::OsString::from("ftpsfs probe")).chain(args.iter().cloned());
+    let p = match cli::probe_args::parse_probe_args(argv) {
+        Ok(p) => p,
+        Err(e) if e.exit_code == 0 => {
+            print!("{}", e.message);
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("ftpsfs probe: {}", e.message);
+            return e.exit_code;
+        }
+    };
+    let level = if p.debug { "debug" } else { "warn" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    let cfg = &p.mount;
+    let (user, password) = match resolve_credentials(cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ftpsfs probe: {e}");
+            return e.exit_code;
+        }
+    };
+    let opts = match ProbeOptions::new(cfg, user, p.write) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ftpsfs probe: {e}");
+            return 1;
+        }
+    };
+    let report = ftpsfs::probe::run(&opts, password.expose());
+    let out = if p.json {
+        render::json(&report)
+    } else {
+        render::text(&report)
+    };
+    print!("{out}");
+    if report.verdict.ok {
+        0
+    } else {
+        1
     }
 }
 

@@ -1,8 +1,10 @@
 //! Command line: `ftpsfs [-f] [-d] [-o opts] URL MOUNTPOINT`, also in the
-//! order `mount.fuse3` uses (`URL MOUNTPOINT -o opts`).
+//! order `mount.fuse3` uses (`URL MOUNTPOINT -o opts`); `ftpsfs probe ...`
+//! is parsed by [`probe_args`].
 
 pub mod options;
 pub mod password;
+pub mod probe_args;
 pub mod url;
 
 use crate::config::MountConfig;

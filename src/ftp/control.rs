@@ -1056,6 +1056,19 @@ pub fn parse_pasv(text: &str) -> Result<u16> {
     Ok(port)
 }
 
+/// Read-only accessors for diagnostics (`ftpsfs probe`).
+impl Control {
+    /// The server's end-entity certificate on the control connection.
+    pub fn peer_certificate(&self) -> Option<&CertificateDer<'static>> {
+        self.peer_cert.as_ref()
+    }
+
+    /// The server's address on the control connection.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
