@@ -254,11 +254,11 @@ fn log(log: &Log, e: Event) {
     log.lock().unwrap_or_else(|p| p.into_inner()).push(e);
 }
 
-/// Waits until `fd` is readable, at most `timeout`.
+/// Waits until `fd` is readable or has urgent data, at most `timeout`.
 fn wait_readable(fd: i32, timeout: Duration) -> io::Result<bool> {
     let mut pfd = libc::pollfd {
         fd,
-        events: libc::POLLIN,
+        events: libc::POLLIN | libc::POLLPRI,
         revents: 0,
     };
     let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
@@ -296,22 +296,51 @@ fn prepare(sock: &TcpStream) -> io::Result<()> {
     sock.set_nodelay(true)
 }
 
+/// A socket that keeps a copy of every byte read through it.
+struct Recorder<'a> {
+    sock: &'a mut TcpStream,
+    seen: Vec<u8>,
+}
+
+impl Read for Recorder<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.sock.read(buf)?;
+        self.seen.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl Write for Recorder<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
 /// Completes a server handshake on `sock`, flushing what follows it
-/// (TLS 1.3 session tickets) so the client can resume later.
+/// (TLS 1.3 session tickets) so the client can resume later. On failure,
+/// also returns every byte read from the socket during the attempt.
 fn server_handshake(
     config: Arc<ServerConfig>,
     sock: &mut TcpStream,
-) -> Result<ServerConnection, String> {
-    let mut conn = ServerConnection::new(config).map_err(|e| e.to_string())?;
+) -> Result<ServerConnection, (String, Vec<u8>)> {
+    let mut conn = ServerConnection::new(config).map_err(|e| (e.to_string(), Vec::new()))?;
+    let mut rec = Recorder {
+        sock,
+        seen: Vec::new(),
+    };
     while conn.is_handshaking() {
-        if let Err(e) = conn.complete_io(sock) {
+        if let Err(e) = conn.complete_io(&mut rec) {
             // Send our alert, if any, before giving up.
-            let _ = conn.write_tls(sock);
-            return Err(e.to_string());
+            let _ = conn.write_tls(&mut rec);
+            return Err((e.to_string(), rec.seen));
         }
     }
     while conn.wants_write() {
-        conn.write_tls(sock).map_err(|e| e.to_string())?;
+        conn.write_tls(&mut rec)
+            .map_err(|e| (e.to_string(), Vec::new()))?;
     }
     Ok(conn)
 }
@@ -375,6 +404,8 @@ pub struct Session {
     ctl: Ctl,
     /// Bytes received inside TLS, not yet returned as lines.
     inbuf: Vec<u8>,
+    /// Bytes read by a failed control handshake.
+    unprocessed: Vec<u8>,
     log: Log,
     control_config: Arc<ServerConfig>,
     data_config: Arc<ServerConfig>,
@@ -534,8 +565,9 @@ impl Session {
                 self.ctl = Ctl::Tls(Box::new(StreamOwned::new(conn, sock)));
                 Ok(())
             }
-            Err(e) => {
+            Err((e, seen)) => {
                 self.note(format!("control TLS handshake failed: {e}"));
+                self.unprocessed = seen;
                 self.ctl = Ctl::Plain(sock);
                 Err(format!("control TLS handshake failed: {e}").into())
             }
@@ -555,11 +587,13 @@ impl Session {
     }
 
     /// Reads raw bytes from the TCP socket (not through TLS) until the
-    /// client closes it; records and returns them. Errors if the client
-    /// keeps the connection open longer than [`STEP_TIMEOUT`].
+    /// client closes it; records and returns them, after those a failed
+    /// [`Session::start_tls`] read (so they include the client's whole side
+    /// of a failed handshake). Errors if the client keeps the connection
+    /// open longer than [`STEP_TIMEOUT`].
     pub fn read_plain_to_end(&mut self) -> Res<Vec<u8>> {
         let mut sock = self.tcp()?.try_clone()?;
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.unprocessed);
         let mut buf = [0u8; 4096];
         loop {
             match sock.read(&mut buf) {
@@ -615,6 +649,10 @@ impl Session {
 
     /// Whether TCP urgent (out-of-band) data is pending on the control
     /// socket: `recv(MSG_OOB)` fails with EINVAL when there is none.
+    ///
+    /// Linux forgets an urgent byte once normal reading has passed its mark,
+    /// so check before reading the command that might follow it (after
+    /// [`Session::wait_for_client_bytes`]) as well as after.
     pub fn urgent_data_pending(&self) -> Res<bool> {
         let fd = self.tcp()?.as_raw_fd();
         let mut b = [0u8; 1];
@@ -938,7 +976,7 @@ impl DataTls {
                     version,
                 })
             }
-            Err(e) => {
+            Err((e, _)) => {
                 log(
                     log_to,
                     Event::Note(format!("data TLS handshake failed: {e}")),
@@ -1052,6 +1090,8 @@ pub struct FakeServer {
     pub cert: TestCert,
     log: Log,
     done: mpsc::Receiver<Result<(), String>>,
+    /// The script's verdict once received.
+    verdict: Mutex<Option<Result<(), String>>>,
     thread: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
@@ -1098,6 +1138,7 @@ impl FakeServer {
                     let mut session = Session {
                         ctl: Ctl::Plain(sock),
                         inbuf: Vec::new(),
+                        unprocessed: Vec::new(),
                         log: thread_log.clone(),
                         data_config: control_config.clone(),
                         control_config,
@@ -1125,6 +1166,7 @@ impl FakeServer {
             cert: config.cert,
             log,
             done,
+            verdict: Mutex::new(None),
             thread: Some(thread),
             _dir: dir,
         }
@@ -1153,16 +1195,37 @@ impl FakeServer {
         }
     }
 
+    /// The script's verdict, waiting for it at most `wait`; `None` if it
+    /// is still running.
+    fn verdict(&self, wait: Duration) -> Option<Result<(), String>> {
+        let mut v = self.verdict.lock().unwrap_or_else(|p| p.into_inner());
+        if v.is_none() {
+            *v = self.done.recv_timeout(wait).ok();
+        }
+        v.clone()
+    }
+
+    /// For a failing client call: the script's verdict (waiting up to
+    /// [`STEP_TIMEOUT`] for it) and the transcript, ready to print.
+    pub fn report(&self) -> String {
+        let verdict = match self.verdict(STEP_TIMEOUT) {
+            Some(Ok(())) => "fake script: finished".to_string(),
+            Some(Err(e)) => format!("fake script failed: {e}"),
+            None => "fake script: still running".to_string(),
+        };
+        format!("{verdict}\ntranscript:\n{}", self.transcript())
+    }
+
     /// Waits (bounded) for the script and returns its result with the transcript.
     pub fn finish_result(mut self) -> (Result<(), String>, Transcript) {
-        let result = match self.done.recv_timeout(SCRIPT_TIMEOUT) {
-            Ok(r) => {
+        let result = match self.verdict(SCRIPT_TIMEOUT) {
+            Some(r) => {
                 if let Some(t) = self.thread.take() {
                     let _ = t.join();
                 }
                 r
             }
-            Err(_) => Err(format!("script did not finish within {SCRIPT_TIMEOUT:?}")),
+            None => Err(format!("script did not finish within {SCRIPT_TIMEOUT:?}")),
         };
         (result, self.transcript())
     }
