@@ -8,13 +8,15 @@
 mod common;
 
 use common::fake::{
-    only_tls_records, server_config, verb, FakeConfig, FakeServer, Passive, Res, Session, TestCert,
-    Transcript,
+    accept_within, client_ca_and_cert, mini_client_config, only_tls_records, serve_522_then_retry,
+    serve_active_download, serve_clear_download, serve_client_certificate_login,
+    serve_pbsz_prot_before_user, server_config, server_config_with_client_auth, verb, FakeConfig,
+    FakeServer, MiniClient, Passive, Res, Session, TestCert, Transcript, STEP_TIMEOUT,
 };
 use ftpsfs::ftp::tls::Versions;
 use ftpsfs::ftp::{Command, ConnectOptions, Control, Error, TlsStart};
-use std::io::Write;
-use std::net::Ipv4Addr;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "pa55word";
@@ -848,4 +850,179 @@ fn ipv6_epsv_over_loopback() {
     c.quit();
     let t = srv.finish();
     assert!(t.notes().iter().any(|n| n.contains("from [::1]")), "{t}");
+}
+
+// ---- Self-tests of the fake's helpers for client features in progress ---------
+//
+// A minimal hand-driven client plays the other side, so the server halves
+// are known to work before the client features that need them exist.
+
+fn epsv_port(reply: &str) -> u16 {
+    let inner = reply.split("|||").nth(1).expect("229 reply");
+    inner
+        .trim_end_matches(|c| c == '|' || c == ')')
+        .parse()
+        .unwrap()
+}
+
+fn active_download(ipv6: bool) {
+    let config = FakeConfig {
+        ipv6,
+        ..FakeConfig::default()
+    };
+    let cert = config.cert.clone();
+    let srv = FakeServer::start_with(config, |s| {
+        serve_active_download(s, b"actively sent").map(drop)
+    });
+    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
+    c.login('P').unwrap();
+    let listener = TcpListener::bind(SocketAddr::new(srv.addr.ip(), 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cmd = if ipv6 {
+        format!("EPRT |2|::1|{port}|")
+    } else {
+        format!("PORT 127,0,0,1,{},{}", port >> 8, port & 0xff)
+    };
+    assert!(c.cmd(&cmd).unwrap().starts_with("200"), "{}", srv.report());
+    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
+    let sock = accept_within(&listener, STEP_TIMEOUT).unwrap();
+    let mut data = c.data_tls(sock).unwrap();
+    let mut body = Vec::new();
+    data.read_to_end(&mut body).unwrap();
+    drop(data);
+    assert_eq!(body, b"actively sent");
+    c.expect("226").unwrap();
+    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
+    drop(c);
+    srv.finish();
+}
+
+/// Helper for active-mode tests: `PORT`, then the fake connects and is the TLS server.
+#[test]
+fn fake_selftest_active_port() {
+    active_download(false);
+}
+
+/// Helper for active-mode tests: `EPRT` over IPv6.
+#[test]
+fn fake_selftest_active_eprt_ipv6() {
+    active_download(true);
+}
+
+/// Helper for `data_protection=clear`: `PROT C`, then a plain data connection.
+#[test]
+fn fake_selftest_clear_data_connection() {
+    let config = FakeConfig::default();
+    let cert = config.cert.clone();
+    let srv = FakeServer::start_with(config, |s| serve_clear_download(s, b"in the clear"));
+    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
+    c.login('C').unwrap();
+    let port = epsv_port(&c.cmd("EPSV").unwrap());
+    let mut data = TcpStream::connect((srv.addr.ip(), port)).unwrap();
+    data.set_read_timeout(Some(STEP_TIMEOUT)).unwrap();
+    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
+    let mut body = Vec::new();
+    data.read_to_end(&mut body).unwrap();
+    assert_eq!(body, b"in the clear");
+    c.expect("226").unwrap();
+    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
+    drop(c);
+    srv.finish();
+}
+
+/// Helper for client certificates: the fake requires one on the control
+/// connection and checks it is the expected one.
+#[test]
+fn fake_selftest_client_certificate() {
+    let (ca, client) = client_ca_and_cert();
+    let cert = TestCert::generate();
+    let config = FakeConfig {
+        control_config: Some(server_config_with_client_auth(
+            &cert,
+            Versions::Both,
+            &[ca],
+            true,
+        )),
+        cert: cert.clone(),
+        trusted: vec![cert.clone()],
+        ..FakeConfig::default()
+    };
+    let expected = client.der.clone();
+    let srv = FakeServer::start_with(config, move |s| {
+        serve_client_certificate_login(s, &expected)
+    });
+    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, Some(&client))).unwrap();
+    c.login('P')
+        .unwrap_or_else(|e| panic!("{e}\n{}", srv.report()));
+    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
+    drop(c);
+    let t = srv.finish();
+    assert_never(&t, "PASS");
+}
+
+/// Helper for the 522 retry: the first data connection is refused with
+/// 522, the retry must resume the session.
+#[test]
+fn fake_selftest_522_then_retry() {
+    let config = FakeConfig::default();
+    let cert = config.cert.clone();
+    let srv = FakeServer::start_with(config, |s| serve_522_then_retry(s, b"retried").map(drop));
+    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
+    c.login('P').unwrap();
+    let port = epsv_port(&c.cmd("EPSV").unwrap());
+    let sock = TcpStream::connect((srv.addr.ip(), port)).unwrap();
+    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
+    let mut data = c.data_tls(sock).unwrap();
+    let mut sink = Vec::new();
+    assert!(
+        data.read_to_end(&mut sink).is_err(),
+        "cut without close_notify"
+    );
+    drop(data);
+    c.expect("522").unwrap();
+    let port = epsv_port(&c.cmd("EPSV").unwrap());
+    let sock = TcpStream::connect((srv.addr.ip(), port)).unwrap();
+    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
+    let mut data = c.data_tls(sock).unwrap();
+    let mut body = Vec::new();
+    data.read_to_end(&mut body).unwrap();
+    drop(data);
+    assert_eq!(body, b"retried");
+    c.expect("226").unwrap();
+    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
+    drop(c);
+    srv.finish();
+}
+
+/// Helper for 9.3 command ordering: PBSZ/PROT wanted before USER.
+#[test]
+fn fake_selftest_pbsz_prot_before_user() {
+    let config = FakeConfig::default();
+    let cert = config.cert.clone();
+    let srv = FakeServer::start_with(config, serve_pbsz_prot_before_user);
+    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
+    c.expect("220").unwrap();
+    assert!(c.cmd("AUTH TLS").unwrap().starts_with("234"));
+    c.start_tls().unwrap();
+    for (cmd, code) in [
+        ("PBSZ 0", "200"),
+        ("PROT P", "200"),
+        ("USER alice", "331"),
+        ("PASS x", "230"),
+    ] {
+        assert!(c.cmd(cmd).unwrap().starts_with(code), "{cmd}");
+    }
+    let mut r = c.cmd("FEAT").unwrap();
+    while !r.starts_with("211 ") {
+        r = c.reply().unwrap();
+    }
+    assert!(c.cmd("TYPE I").unwrap().starts_with("200"));
+    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
+    drop(c);
+    srv.finish();
+    // Today's client logs in first: that server refuses it.
+    let srv = FakeServer::start(serve_pbsz_prot_before_user);
+    assert!(Control::open(&srv.options(), USER, PASSWORD).is_err());
+    let (result, t) = srv.finish_result();
+    assert!(result.is_err(), "{t}");
 }

@@ -77,6 +77,31 @@ impl TestCert {
     }
 }
 
+/// A client CA (DER, to give [`server_config_with_client_auth`]) and a
+/// client certificate it issued (with the clientAuth usage).
+pub fn client_ca_and_cert() -> (CertificateDer<'static>, TestCert) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "fake client CA");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA certificate");
+    let mut params = rcgen::CertificateParams::new(vec!["alice".to_string()]).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "alice");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let key = rcgen::KeyPair::generate().expect("client key");
+    let cert = params.signed_by(&key, &ca).expect("client certificate");
+    let client = TestCert {
+        der: cert.der().clone(),
+        pem: cert.pem(),
+        key_pkcs8: key.serialize_der(),
+    };
+    (ca.der().clone(), client)
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -277,7 +302,7 @@ fn wait_readable(fd: i32, timeout: Duration) -> io::Result<bool> {
 }
 
 /// Accepts one connection within `timeout`.
-fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<TcpStream> {
+pub fn accept_within(listener: &TcpListener, timeout: Duration) -> io::Result<TcpStream> {
     if !wait_readable(listener.as_raw_fd(), timeout)? {
         return Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -785,6 +810,11 @@ impl Session {
     /// The part of [`Session::login`] after the login proper: `FEAT`,
     /// `PBSZ 0`, `PROT P`, `TYPE I`.
     pub fn after_user(&mut self, features: &[&str]) -> Res {
+        self.after_user_with_prot(features, 'P')
+    }
+
+    /// [`Session::after_user`] expecting `PROT level` (`'C'` for clear data).
+    pub fn after_user_with_prot(&mut self, features: &[&str], level: char) -> Res {
         self.expect("FEAT")?;
         let mut feat = String::from("211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n EPSV\r\n");
         for f in features {
@@ -794,8 +824,8 @@ impl Session {
         self.send(&feat)?;
         self.expect("PBSZ 0")?;
         self.send("200 PBSZ=0")?;
-        self.expect("PROT P")?;
-        self.send("200 Protection level set to Private")?;
+        self.expect(&format!("PROT {level}"))?;
+        self.send(&format!("200 Protection level set to {level}"))?;
         self.expect("TYPE I")?;
         self.send("200 Switching to Binary mode.")?;
         Ok(())
@@ -1237,5 +1267,339 @@ impl FakeServer {
             panic!("fake server script failed: {e}\ntranscript:\n{transcript}");
         }
         transcript
+    }
+}
+
+// ---- Server halves for client features in progress --------------------------
+//
+// Scripts for `FakeServer::start` that tests of data_protection=clear,
+// active mode, client certificates, command ordering (9.3) and the 522
+// retry can use once the client supports them.
+
+/// 8 (`PROT C`): login with clear data protection, then one download of
+/// `body` over a plain (non-TLS) data connection, then QUIT.
+pub fn serve_clear_download(s: &mut Session, body: &[u8]) -> Res {
+    s.send("220 fake FTPS server")?;
+    s.expect("AUTH TLS")?;
+    s.send("234 Proceed with negotiation.")?;
+    s.start_tls()?;
+    s.expect_prefix("USER ")?;
+    s.send("331 Please specify the password.")?;
+    s.expect_prefix("PASS ")?;
+    s.send("230 Login successful.")?;
+    s.after_user_with_prot(&[], 'C')?;
+    let d = s.passive()?;
+    s.expect_prefix("RETR ")?;
+    s.send("150 Opening BINARY mode data connection (clear).")?;
+    let mut data = d.accept_plain()?;
+    data.write_all(body)?;
+    data.shutdown(Shutdown::Both)?;
+    s.send("226 Transfer complete.")?;
+    s.quit()
+}
+
+/// 6 (active mode): after the usual login, reads `PORT`/`EPRT`, expects
+/// `RETR`, sends 150, connects to the client and is the TLS *server* on
+/// that connection, sends `body`, 226, then QUIT. Returns the address the
+/// client gave.
+pub fn serve_active_download(s: &mut Session, body: &[u8]) -> Res<SocketAddr> {
+    s.login(&[])?;
+    let a = s.active()?;
+    let addr = a.addr;
+    s.expect_prefix("RETR ")?;
+    s.send("150 Opening BINARY mode data connection.")?;
+    let mut data = a.connect_tls()?;
+    data.write_all(body)?;
+    data.finish()?;
+    s.send("226 Transfer complete.")?;
+    s.quit()?;
+    Ok(addr)
+}
+
+/// 14.1.2 (client certificates): a login whose control handshake must
+/// carry `expected` as the client certificate; start the fake with a
+/// [`FakeConfig::control_config`] from [`server_config_with_client_auth`].
+pub fn serve_client_certificate_login(s: &mut Session, expected: &CertificateDer<'static>) -> Res {
+    s.send("220 fake FTPS server")?;
+    s.expect("AUTH TLS")?;
+    s.send("234 Proceed with negotiation.")?;
+    s.start_tls()?;
+    match s.client_certificate() {
+        Some(c) if &c == expected => s.note("client certificate as expected"),
+        Some(_) => return Err("the client presented another certificate".into()),
+        None => return Err("the client presented no certificate".into()),
+    }
+    s.expect_prefix("USER ")?;
+    s.send("232 User logged in, authorized by security data exchange.")?;
+    s.after_user(&[])?;
+    s.quit()
+}
+
+/// 9.3 (command ordering): a server that wants `PBSZ 0` and `PROT P`
+/// right after AUTH, before USER (11.1 note 1), and refuses anything else
+/// there with 503.
+pub fn serve_pbsz_prot_before_user(s: &mut Session) -> Res {
+    s.send("220 fake FTPS server")?;
+    s.expect("AUTH TLS")?;
+    s.send("234 Proceed with negotiation.")?;
+    s.start_tls()?;
+    for want in ["PBSZ 0", "PROT P"] {
+        let line = s.recv()?;
+        if line != want {
+            s.send("503 PBSZ and PROT first, please")?;
+            return Err(format!("expected {want:?} before USER, got {line:?}").into());
+        }
+        s.send("200 ok")?;
+    }
+    s.expect_prefix("USER ")?;
+    s.send("331 Please specify the password.")?;
+    s.expect_prefix("PASS ")?;
+    s.send("230 Login successful.")?;
+    s.expect("FEAT")?;
+    s.send("211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n EPSV\r\n211 End")?;
+    s.expect("TYPE I")?;
+    s.send("200 Switching to Binary mode.")?;
+    s.quit()
+}
+
+/// 9.3 / 11.1 note 3 (AUTH not first): a server that wants `pre` (e.g.
+/// `SITE something`) before AUTH TLS, then the usual login and QUIT.
+pub fn serve_command_before_auth(s: &mut Session, pre: &str) -> Res {
+    s.send("220 fake FTPS server")?;
+    let line = s.recv()?;
+    if line != pre {
+        s.send("530 Please send the site command first")?;
+        return Err(format!("expected {pre:?} before AUTH, got {line:?}").into());
+    }
+    s.send("200 ok")?;
+    s.expect("AUTH TLS")?;
+    s.send("234 Proceed with negotiation.")?;
+    s.start_tls()?;
+    s.login_after_tls(&[])?;
+    s.quit()
+}
+
+/// 9.2 (522 retry): after the usual login, cuts the first data connection
+/// of `RETR` (after its handshake) and answers 522 "session reuse
+/// required", then serves `body` to the retry (which must resume), then
+/// QUIT. Returns whether the first attempt resumed.
+pub fn serve_522_then_retry(s: &mut Session, body: &[u8]) -> Res<bool> {
+    s.login(&[])?;
+    let d = s.passive()?;
+    s.expect_prefix("RETR ")?;
+    s.send("150 Opening BINARY mode data connection.")?;
+    let first = d.accept_tls()?;
+    let first_resumed = first.resumed;
+    first.cut();
+    s.send("522 SSL connection failed: session reuse required")?;
+    let resumed = s.serve_download("RETR ", body)?;
+    if !resumed {
+        return Err("the retried data connection did not resume the session".into());
+    }
+    s.quit()?;
+    Ok(first_resumed)
+}
+
+// ---- A minimal hand-driven client, for self-tests of the helpers above ------
+
+/// Accepts exactly one server certificate (and checks signatures).
+#[derive(Debug)]
+struct PinnedVerifier {
+    cert: CertificateDer<'static>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A client configuration trusting only `server`, presenting `client`
+/// when given; one resumption cache shared by all its connections.
+pub fn mini_client_config(
+    server: &TestCert,
+    client: Option<&TestCert>,
+) -> Arc<rustls::ClientConfig> {
+    let provider = provider();
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
+            cert: server.der.clone(),
+            provider,
+        }));
+    let cfg = match client {
+        Some(c) => builder
+            .with_client_auth_cert(vec![c.der.clone()], c.key())
+            .expect("client certificate"),
+        None => builder.with_no_client_auth(),
+    };
+    Arc::new(cfg)
+}
+
+/// A minimal FTPS client driven by hand: one command, one single-line
+/// reply at a time. Only for testing the fake itself.
+pub struct MiniClient {
+    stream: MiniStream,
+    config: Arc<rustls::ClientConfig>,
+}
+
+enum MiniStream {
+    Plain(std::io::BufReader<TcpStream>),
+    Tls(Box<std::io::BufReader<StreamOwned<rustls::ClientConnection, TcpStream>>>),
+    Gone,
+}
+
+fn client_handshake(
+    config: Arc<rustls::ClientConfig>,
+    mut sock: TcpStream,
+) -> Res<StreamOwned<rustls::ClientConnection, TcpStream>> {
+    let name = rustls::pki_types::ServerName::try_from("localhost")?;
+    let mut conn = rustls::ClientConnection::new(config, name)?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock)?;
+    }
+    Ok(StreamOwned::new(conn, sock))
+}
+
+impl MiniClient {
+    /// Connects to `addr` (plaintext; call [`MiniClient::start_tls`] after AUTH).
+    pub fn connect(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Res<MiniClient> {
+        let sock = TcpStream::connect_timeout(&addr, STEP_TIMEOUT)?;
+        prepare(&sock)?;
+        Ok(MiniClient {
+            stream: MiniStream::Plain(std::io::BufReader::new(sock)),
+            config,
+        })
+    }
+
+    /// Reads one reply line.
+    pub fn reply(&mut self) -> Res<String> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let n = match &mut self.stream {
+            MiniStream::Plain(r) => r.read_line(&mut line)?,
+            MiniStream::Tls(r) => r.read_line(&mut line)?,
+            MiniStream::Gone => 0,
+        };
+        if n == 0 {
+            return Err("server closed the connection".into());
+        }
+        Ok(line.trim_end().to_string())
+    }
+
+    /// Reads a reply that must start with `code`; returns it.
+    pub fn expect(&mut self, code: &str) -> Res<String> {
+        let r = self.reply()?;
+        if r.starts_with(code) {
+            Ok(r)
+        } else {
+            Err(format!("expected {code}, got {r:?}").into())
+        }
+    }
+
+    /// Sends a command and returns the first reply line.
+    pub fn cmd(&mut self, line: &str) -> Res<String> {
+        let wire = format!("{line}\r\n");
+        match &mut self.stream {
+            MiniStream::Plain(r) => r.get_mut().write_all(wire.as_bytes())?,
+            MiniStream::Tls(r) => {
+                r.get_mut().write_all(wire.as_bytes())?;
+                r.get_mut().flush()?;
+            }
+            MiniStream::Gone => return Err("closed".into()),
+        }
+        self.reply()
+    }
+
+    /// Runs the TLS handshake on the control connection.
+    pub fn start_tls(&mut self) -> Res {
+        match std::mem::replace(&mut self.stream, MiniStream::Gone) {
+            MiniStream::Plain(r) => {
+                let tls = client_handshake(self.config.clone(), r.into_inner())?;
+                self.stream = MiniStream::Tls(Box::new(std::io::BufReader::new(tls)));
+                Ok(())
+            }
+            _ => Err("start_tls: not plaintext".into()),
+        }
+    }
+
+    /// AUTH TLS, USER, PASS, FEAT (reply skipped), PBSZ 0, `PROT level`, TYPE I.
+    pub fn login(&mut self, level: char) -> Res {
+        self.expect("220")?;
+        if !self.cmd("AUTH TLS")?.starts_with("234") {
+            return Err("AUTH TLS refused".into());
+        }
+        self.start_tls()?;
+        let r = self.cmd("USER alice")?;
+        if r.starts_with("331") {
+            self.cmd("PASS secret")?;
+        }
+        let mut r = self.cmd("FEAT")?;
+        while !r.starts_with("211 ") {
+            r = self.reply()?;
+        }
+        self.cmd("PBSZ 0")?;
+        self.cmd(&format!("PROT {level}"))?;
+        self.cmd("TYPE I")?;
+        Ok(())
+    }
+
+    /// Wraps an accepted or connected data socket in TLS as the client.
+    pub fn data_tls(
+        &self,
+        sock: TcpStream,
+    ) -> Res<StreamOwned<rustls::ClientConnection, TcpStream>> {
+        prepare(&sock)?;
+        client_handshake(self.config.clone(), sock)
     }
 }
