@@ -859,10 +859,7 @@ fn ipv6_epsv_over_loopback() {
 
 fn epsv_port(reply: &str) -> u16 {
     let inner = reply.split("|||").nth(1).expect("229 reply");
-    inner
-        .trim_end_matches(|c| c == '|' || c == ')')
-        .parse()
-        .unwrap()
+    inner.trim_end_matches(['|', ')']).parse().unwrap()
 }
 
 fn active_download(ipv6: bool) {
