@@ -2,8 +2,14 @@
 //! server of `common::fake`.
 //!
 //! One test per rule, named by the section of
-//! `draft-murray-auth-ftp-ssl-11.txt` (the draft that became RFC 4217)
-//! that states it, so the spec can be ticked off section by section.
+//! `draft-murray-auth-ftp-ssl-11.txt` (the draft that became RFC 4217;
+//! same section numbers) that states it, so the spec can be ticked off
+//! section by section. Sections with no client-side rule to test: 7 and
+//! 15-16 beyond `AUTH TLS` (4.1), 9.1 (the server's policies), 13's STAT
+//! (the client never sends it). Pending client features, whose server
+//! halves and self-tests are at the end: PROT C (8, 9.4), active mode (6
+//! i), user-ordered AUTH/PBSZ/PROT (9.3, 11.1 notes 1 and 3), client
+//! certificates (14.1.2), and retrying after 522 (9.2).
 
 mod common;
 
@@ -500,6 +506,37 @@ fn s09_4_refused_transfer_can_be_retried_in_the_same_session() {
     c.quit();
     let t = srv.finish();
     assert_eq!(t.plaintext_commands(), vec!["AUTH TLS"], "{t}");
+}
+
+// ---- 10. Who negotiates what, where and how ---------------------------------
+
+/// 10.4: a server that wants more protection for a transfer answers the
+/// transfer command itself with 522; the error carries the code and the
+/// reason, and the session goes on.
+#[test]
+fn s10_4_522_reply_to_transfer_command_names_the_cause() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        let _d = s.passive()?;
+        s.expect("STOR g")?;
+        s.send("522 Data connections must be encrypted for this transfer")?;
+        s.expect("NOOP")?;
+        s.send("200 NOOP ok.")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.stor_bytes("g", b"data").expect_err("522");
+    assert!(
+        matches!(e, Error::Reply { code: 522, .. }),
+        "{e:?}\n{}",
+        srv.report()
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("522") && msg.contains("encrypted"), "{msg}");
+    c.noop()
+        .unwrap_or_else(|e| fail(&srv, "NOOP after 522", &e));
+    c.quit();
+    srv.finish();
 }
 
 // ---- 11. Timing diagrams -------------------------------------------------------
