@@ -1,0 +1,1062 @@
+//! RFC 4217 conformance of the protocol client, against the scripted fake
+//! server of `common::fake`.
+//!
+//! One test per rule, named by the section of
+//! `draft-murray-auth-ftp-ssl-11.txt` (the draft that became RFC 4217;
+//! same section numbers) that states it, so the spec can be ticked off
+//! section by section. Sections with no client-side rule to test: 7 and
+//! 15-16 beyond `AUTH TLS` (4.1), 9.1 (the server's policies), 13's STAT
+//! (the client never sends it). Pending client features, whose server
+//! halves and self-tests are at the end: PROT C (8, 9.4), active mode (6
+//! i), user-ordered AUTH/PBSZ/PROT (9.3, 11.1 notes 1 and 3), client
+//! certificates (14.1.2), and retrying after 522 (9.2).
+
+mod common;
+
+use common::fake::{
+    accept_within, client_ca_and_cert, mini_client_config, only_tls_records, serve_522_then_retry,
+    serve_active_download, serve_clear_download, serve_client_certificate_login,
+    serve_pbsz_prot_before_user, server_config, server_config_with_client_auth, verb, FakeConfig,
+    FakeServer, MiniClient, Passive, Res, Session, TestCert, Transcript, STEP_TIMEOUT,
+};
+use ftpsfs::ftp::tls::Versions;
+use ftpsfs::ftp::{Command, ConnectOptions, Control, Error, TlsStart};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+
+const USER: &str = "alice";
+const PASSWORD: &str = "pa55word";
+
+/// Connects and logs in, failing the test with the fake's transcript.
+fn open(srv: &FakeServer, opts: &ConnectOptions) -> Control {
+    Control::open(opts, USER, PASSWORD).unwrap_or_else(|e| panic!("login: {e}\n{}", srv.report()))
+}
+
+/// Fails the test with `what`, the client error and the transcript.
+fn fail(srv: &FakeServer, what: &str, e: &Error) -> ! {
+    panic!("{what}: {e}\n{}", srv.report())
+}
+
+/// Asserts no command of the transcript has this verb.
+fn assert_never(t: &Transcript, v: &str) {
+    assert!(!t.saw(v), "{v} must never be sent; transcript:\n{t}");
+}
+
+/// Reads the control connection to its end (the client must close it)
+/// and fails unless everything is TLS records: no plaintext command.
+fn expect_only_tls_until_close(s: &mut Session) -> Res {
+    let raw = s.read_plain_to_end()?;
+    let records = only_tls_records(&raw).map_err(|e| format!("plaintext from the client: {e}"))?;
+    s.note(format!("{records} TLS records, then close"));
+    Ok(())
+}
+
+/// The fake's half of a control connection refused with `code` to AUTH TLS:
+/// the client must end with an unprotected QUIT and nothing else.
+fn refuse_auth(s: &mut Session, reply: &str) -> Res {
+    s.send("220 fake")?;
+    s.expect("AUTH TLS")?;
+    s.send(reply)?;
+    s.expect("QUIT")?;
+    s.send("221 Goodbye.")?;
+    s.expect_closed()
+}
+
+// ---- 4. Session negotiation on the control port -------------------------
+
+/// 4.1 and 16: the client secures the session with `AUTH TLS` (the
+/// parameter exactly 'TLS') and it is the only command sent in plaintext.
+#[test]
+fn s04_1_auth_tls_is_the_only_plaintext_command() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        s.quit()
+    });
+    let c = open(&srv, &srv.options());
+    c.quit();
+    let t = srv.finish();
+    assert_eq!(t.plaintext_commands(), vec!["AUTH TLS"], "{t}");
+}
+
+/// 4.2: 234 is the only reply that honours AUTH TLS; 334 (an ADAT
+/// exchange) is refused and the client never continues in plaintext.
+#[test]
+fn s04_2_auth_tls_334_refused_without_plaintext_fallback() {
+    let srv = FakeServer::start(|s| refuse_auth(s, "334 ADAT must follow"));
+    let e = Control::open(&srv.options(), USER, PASSWORD).expect_err("334 must be refused");
+    let t = srv.finish();
+    assert!(matches!(e, Error::TlsRefused { code: 334, .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("334") && msg.contains("AUTH TLS"), "{msg}");
+    assert_eq!(t.verbs(), vec!["AUTH", "QUIT"], "{t}");
+}
+
+/// 4.2 (STARTTLS injection): a plaintext reply sent right behind 234, in
+/// the same segment, would be read as if protected; the client refuses
+/// before any handshake and sends nothing more.
+#[test]
+fn s04_2_plaintext_injected_after_234_is_refused() {
+    let srv = FakeServer::start(|s| {
+        s.send("220 fake")?;
+        s.expect("AUTH TLS")?;
+        s.send_raw(b"234 go\r\n230 injected: logged in\r\n")?;
+        let rest = s.read_plain_to_end()?;
+        if !rest.is_empty() {
+            return Err(format!("client sent {} more bytes", rest.len()).into());
+        }
+        Ok(())
+    });
+    let e = Control::open(&srv.options(), USER, PASSWORD).expect_err("injection must be refused");
+    let t = srv.finish();
+    assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+    assert!(e.to_string().contains("after 234"), "{e}");
+    assert_eq!(t.verbs(), vec!["AUTH"], "{t}");
+}
+
+/// 4.2: plaintext arriving once the client is in its TLS handshake breaks
+/// the handshake; the client drops the connection without plaintext.
+#[test]
+fn s04_2_plaintext_injected_during_handshake_is_refused() {
+    let srv = FakeServer::start(|s| {
+        s.send("220 fake")?;
+        s.expect("AUTH TLS")?;
+        s.send("234 go")?;
+        s.wait_for_client_bytes()?; // the ClientHello
+        s.send_raw(b"230 injected: logged in\r\n")?;
+        expect_only_tls_until_close(s)
+    });
+    let e = Control::open(&srv.options(), USER, PASSWORD).expect_err("injection must be refused");
+    let t = srv.finish();
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+    assert!(e.to_string().contains("not TLS"), "{e}");
+    assert_eq!(t.verbs(), vec!["AUTH"], "{t}");
+}
+
+// ---- 5. Response to the FEAT command -------------------------------------
+
+/// 5: FEAT is asked inside TLS and its multi-line reply is used (MLSD
+/// listed, so directories are listed with MLSD).
+#[test]
+fn s05_feat_sent_inside_tls_and_its_reply_used() {
+    let srv = FakeServer::start(|s| {
+        s.login(&["MLSD", "UTF8"])?;
+        s.expect("OPTS UTF8 ON")?;
+        s.send("200 Always in UTF8 mode.")?;
+        s.serve_download("MLSD /", b"type=file;size=1; a\r\n")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let (body, mlsd) = c
+        .list_raw("/", 1 << 20)
+        .unwrap_or_else(|e| fail(&srv, "MLSD", &e));
+    assert!(mlsd);
+    assert_eq!(body, b"type=file;size=1; a\r\n");
+    c.quit();
+    let t = srv.finish();
+    assert!(t.commands().contains(&("FEAT".into(), true)), "{t}");
+}
+
+// ---- 6. Data connection behaviour -----------------------------------------
+
+/// 6: on a passive data connection the FTP client is the TLS client (the
+/// fake accepts only as a TLS server, so a download proves it).
+#[test]
+fn s06_client_is_tls_client_on_passive_data_connection() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        s.serve_download("RETR f", b"hello")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let got = c
+        .retr_to_vec("f")
+        .unwrap_or_else(|e| fail(&srv, "RETR", &e));
+    assert_eq!(got, b"hello");
+    c.quit();
+    let t = srv.finish();
+    assert!(t.notes().iter().any(|n| n.starts_with("data TLS:")), "{t}");
+}
+
+// ---- 8. Data connection security ------------------------------------------
+
+/// 8: PROT is preceded by `PBSZ 0`, and both come after the TLS
+/// negotiation (no PBSZ/PROT on an insecure control connection).
+#[test]
+fn s08_pbsz_0_sent_before_prot_and_only_inside_tls() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        s.quit()
+    });
+    open(&srv, &srv.options()).quit();
+    let t = srv.finish();
+    let cmds = t.commands();
+    let pbsz = t.position("PBSZ").expect("PBSZ sent");
+    let prot = t.position("PROT").expect("PROT sent");
+    assert!(pbsz < prot, "PBSZ must precede PROT:\n{t}");
+    assert_eq!(cmds[pbsz], ("PBSZ 0".to_string(), true), "{t}");
+    assert!(cmds[prot].1, "PROT in plaintext:\n{t}");
+}
+
+/// 8: the initial level is Clear, so the client asks for Private itself:
+/// `PROT P` by default, never `PROT C`, and data connections use TLS.
+#[test]
+fn s08_prot_p_is_the_default() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        s.serve_download("RETR f", b"private")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    assert_eq!(c.retr_to_vec("f").unwrap(), b"private");
+    c.quit();
+    let t = srv.finish();
+    let prots: Vec<String> = t
+        .commands()
+        .into_iter()
+        .filter(|(l, _)| verb(l) == "PROT")
+        .map(|(l, _)| l)
+        .collect();
+    assert_eq!(prots, vec!["PROT P"], "{t}");
+}
+
+/// 8: under PROT P "a TLS negotiation must take place on the data
+/// connection prior to any data": plaintext data is refused, not returned.
+#[test]
+fn s08_private_data_connection_refuses_plaintext_data() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        let d = s.passive()?;
+        s.expect("RETR f")?;
+        s.send("150 here")?;
+        let mut sock = d.accept_plain()?;
+        sock.write_all(b"clear text that must not be accepted\r\n")?;
+        drop(sock);
+        s.send("226 Transfer complete.")?;
+        s.expect_closed()
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c
+        .retr_to_vec("f")
+        .expect_err("plaintext data must be refused");
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+    assert!(e.to_string().contains("TLS"), "{e}");
+    c.quit();
+    srv.finish();
+}
+
+// ---- 9.2 The server's view of the data connection ---------------------------
+
+/// 9.2: a 521 reply to the transfer command (PROT level not accepted) is
+/// reported with its code and text.
+#[test]
+fn s09_2_521_on_data_connection_names_the_cause() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        let _d = s.passive()?;
+        s.expect("RETR f")?;
+        s.send("521 data connection cannot be opened with this PROT setting")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.retr_to_vec("f").expect_err("521");
+    assert!(
+        matches!(e, Error::Reply { code: 521, .. }),
+        "{e:?}\n{}",
+        srv.report()
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("521") && msg.contains("PROT"), "{msg}");
+    c.quit();
+    srv.finish();
+}
+
+/// 9.2: a server that dislikes the data connection's TLS negotiation
+/// closes it and follows 150 with 522; the error carries 522, the
+/// server's reason and the TLS failure.
+#[test]
+fn s09_2_522_on_data_connection_names_the_cause() {
+    let cert = TestCert::generate();
+    let only12 = server_config(&cert, Versions::Only12);
+    let config = FakeConfig {
+        cert: cert.clone(),
+        trusted: vec![cert],
+        ..FakeConfig::default()
+    };
+    let srv = FakeServer::start_with(config, move |s| {
+        s.login(&[])?;
+        let d = s.passive()?;
+        s.expect("RETR f")?;
+        s.send("150 here")?;
+        if d.accept_tls_with(only12).is_ok() {
+            return Err("TLS 1.2-only data handshake should fail for a TLS 1.3 client".into());
+        }
+        s.send("522 SSL connection failed: TLS negotiation unacceptable")?;
+        s.expect("NOOP")?;
+        s.send("200 NOOP ok.")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options_with(Versions::Only13));
+    let e = c.retr_to_vec("f").expect_err("522");
+    assert!(
+        matches!(e, Error::Reply { code: 522, .. }),
+        "{e:?}\n{}",
+        srv.report()
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("522") && msg.contains("unacceptable") && msg.contains("TLS"),
+        "{msg}"
+    );
+    c.noop()
+        .unwrap_or_else(|e| fail(&srv, "NOOP after 522", &e));
+    c.quit();
+    srv.finish();
+}
+
+/// The fake's half of three transfers (list, download, upload) whose data
+/// connections must resume the control connection's TLS session, as
+/// vsftpd's `require_ssl_reuse` does (9.2: "reasonable for the server to
+/// insist that the data connection uses a TLS cached session").
+fn serve_requiring_reuse(s: &mut Session) -> Res {
+    fn reused(s: &mut Session, d: Passive) -> Res<common::fake::DataTls> {
+        let data = d.accept_tls()?;
+        if !data.resumed {
+            s.send("522 SSL connection failed: session reuse required")?;
+            return Err("data connection did not resume the TLS session".into());
+        }
+        Ok(data)
+    }
+    s.login(&[])?;
+    s.expect("CWD /")?;
+    s.send("250 ok")?;
+    let d = s.passive()?;
+    s.expect("LIST -a")?;
+    s.send("150 here")?;
+    let mut data = reused(s, d)?;
+    data.write_all(b"-rw-r--r-- 1 u g 5 Jan 1 2020 f\r\n")?;
+    data.finish()?;
+    s.send("226 done")?;
+    let d = s.passive()?;
+    s.expect("RETR f")?;
+    s.send("150 here")?;
+    let mut data = reused(s, d)?;
+    data.write_all(b"hello")?;
+    data.finish()?;
+    s.send("226 done")?;
+    let d = s.passive()?;
+    s.expect("STOR g")?;
+    s.send("150 go")?;
+    let mut data = reused(s, d)?;
+    let body = data.read_to_end()?;
+    data.finish()?;
+    if body != b"upload" {
+        return Err(format!("upload body {body:?}").into());
+    }
+    s.send("226 done")?;
+    s.quit()
+}
+
+fn data_connections_resume(versions: Versions, want: &str) {
+    let srv = FakeServer::start(serve_requiring_reuse);
+    let mut c = open(&srv, &srv.options_with(versions));
+    assert_eq!(c.info().tls_version, want);
+    c.list_raw("/", 1 << 20)
+        .unwrap_or_else(|e| fail(&srv, "LIST", &e));
+    assert_eq!(
+        c.retr_to_vec("f")
+            .unwrap_or_else(|e| fail(&srv, "RETR", &e)),
+        b"hello"
+    );
+    c.stor_bytes("g", b"upload")
+        .unwrap_or_else(|e| fail(&srv, "STOR", &e));
+    c.quit();
+    let t = srv.finish();
+    let resumed = t.notes().iter().filter(|n| n.contains("resumed")).count();
+    assert_eq!(resumed, 3, "{t}");
+}
+
+/// 9.2: every data connection resumes the control session (TLS 1.3 tickets).
+#[test]
+fn s09_2_data_connections_resume_the_control_session_tls13() {
+    data_connections_resume(Versions::Only13, "TLSv1_3");
+}
+
+/// 9.2: every data connection resumes the control session (TLS 1.2).
+#[test]
+fn s09_2_data_connections_resume_the_control_session_tls12() {
+    data_connections_resume(Versions::Only12, "TLSv1_2");
+}
+
+// ---- 9.3 The client's view of the control connection ------------------------
+
+/// 9.3 "TLS negotiation failed completely" (AUTH refused with 4xx/5xx):
+/// the user is told sensibly, and the session ends with an unprotected
+/// QUIT, never USER or PASS in plaintext.
+#[test]
+fn s09_3_auth_tls_4xx_5xx_refused_with_clear_error_and_unprotected_quit() {
+    for reply in [
+        "431 Unable to accept security mechanism",
+        "500 AUTH not understood",
+        "502 Command not implemented",
+        "504 Security mechanism not understood",
+        "534 Request denied for policy reasons",
+    ] {
+        let srv = FakeServer::start(move |s| refuse_auth(s, reply));
+        let e = Control::open(&srv.options(), USER, PASSWORD).expect_err(reply);
+        let t = srv.finish();
+        let code: u16 = reply[..3].parse().unwrap();
+        assert!(
+            matches!(&e, Error::TlsRefused { code: c, .. } if *c == code),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&reply[..3]) && msg.contains(&reply[4..]) && msg.contains("plaintext"),
+            "{msg}"
+        );
+        assert_eq!(
+            t.commands(),
+            vec![("AUTH TLS".into(), false), ("QUIT".into(), false)],
+            "{t}"
+        );
+    }
+}
+
+/// 9.3 "failed during the TLS handshake" (untrusted certificate): the
+/// client drops the connection, sends nothing in plaintext, and says why.
+#[test]
+fn s09_3_tls_failure_before_login_drops_connection_without_plaintext() {
+    let trusted = TestCert::generate();
+    let config = FakeConfig {
+        trusted: vec![trusted],
+        ..FakeConfig::default()
+    };
+    let srv = FakeServer::start_with(config, |s| {
+        s.send("220 fake")?;
+        s.expect("AUTH TLS")?;
+        s.send("234 go")?;
+        if s.start_tls().is_ok() {
+            return Err("handshake with an untrusted certificate succeeded".into());
+        }
+        expect_only_tls_until_close(s)
+    });
+    let e = Control::open(&srv.options(), USER, PASSWORD).expect_err("untrusted certificate");
+    let t = srv.finish();
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    assert_eq!(t.verbs(), vec!["AUTH"], "{t}");
+}
+
+/// 9.3 "failed during the TLS handshake" (the server answers the
+/// ClientHello with a plaintext error): dropped, no plaintext, hint shown.
+#[test]
+fn s09_3_plaintext_answer_to_client_hello_drops_connection() {
+    let srv = FakeServer::start(|s| {
+        s.send("220 fake")?;
+        s.expect("AUTH TLS")?;
+        s.send("234 go")?;
+        s.wait_for_client_bytes()?;
+        s.send_raw(b"500 OOPS: SSL_accept failed\r\n")?;
+        expect_only_tls_until_close(s)
+    });
+    let e = Control::open(&srv.options(), USER, PASSWORD).expect_err("not TLS");
+    let t = srv.finish();
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+    assert!(e.to_string().contains("500 OOPS"), "{e}");
+    assert_eq!(t.verbs(), vec!["AUTH"], "{t}");
+}
+
+/// 9.3: once TLS is up the session ends with a protected QUIT.
+#[test]
+fn s09_3_quit_after_tls_is_protected() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        s.quit()
+    });
+    open(&srv, &srv.options()).quit();
+    let t = srv.finish();
+    assert_eq!(
+        t.commands().last(),
+        Some(&("QUIT".to_string(), true)),
+        "{t}"
+    );
+}
+
+// ---- 9.4 The client's view of the data connection ---------------------------
+
+/// 9.4: a refused transfer is not a refusal of the protection level in
+/// toto: the session stays usable and the same transfer may succeed later.
+#[test]
+fn s09_4_refused_transfer_can_be_retried_in_the_same_session() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        let _d = s.passive()?;
+        s.expect("RETR f")?;
+        s.send("521 data connection cannot be opened with this PROT setting")?;
+        s.serve_download("RETR f", b"second time lucky")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    c.retr_to_vec("f").expect_err("521 first");
+    assert!(c.is_usable());
+    let got = c
+        .retr_to_vec("f")
+        .unwrap_or_else(|e| fail(&srv, "retry", &e));
+    assert_eq!(got, b"second time lucky");
+    c.quit();
+    let t = srv.finish();
+    assert_eq!(t.plaintext_commands(), vec!["AUTH TLS"], "{t}");
+}
+
+// ---- 10. Who negotiates what, where and how ---------------------------------
+
+/// 10.4: a server that wants more protection for a transfer answers the
+/// transfer command itself with 522; the error carries the code and the
+/// reason, and the session goes on.
+#[test]
+fn s10_4_522_reply_to_transfer_command_names_the_cause() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        let _d = s.passive()?;
+        s.expect("STOR g")?;
+        s.send("522 Data connections must be encrypted for this transfer")?;
+        s.expect("NOOP")?;
+        s.send("200 NOOP ok.")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.stor_bytes("g", b"data").expect_err("522");
+    assert!(
+        matches!(e, Error::Reply { code: 522, .. }),
+        "{e:?}\n{}",
+        srv.report()
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("522") && msg.contains("encrypted"), "{msg}");
+    c.noop()
+        .unwrap_or_else(|e| fail(&srv, "NOOP after 522", &e));
+    c.quit();
+    srv.finish();
+}
+
+// ---- 11. Timing diagrams -------------------------------------------------------
+
+/// 11.1 note 2: a 232 reply to USER means no PASS is needed, and none is sent.
+#[test]
+fn s11_1_232_reply_to_user_needs_no_password() {
+    let srv = FakeServer::start(|s| {
+        s.send("220 fake")?;
+        s.expect("AUTH TLS")?;
+        s.send("234 go")?;
+        s.start_tls()?;
+        s.expect(&format!("USER {USER}"))?;
+        s.send("232 User logged in, authorized by security data exchange.")?;
+        s.after_user(&[])?;
+        s.quit()
+    });
+    open(&srv, &srv.options()).quit();
+    let t = srv.finish();
+    assert_never(&t, "PASS");
+}
+
+/// 11.5: data ends with a TLS shutdown; a data connection cut without
+/// close_notify (truncation) is an error, not a short file.
+#[test]
+fn s11_5_data_cut_without_tls_shutdown_is_an_error() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        let d = s.passive()?;
+        s.expect("RETR f")?;
+        s.send("150 here")?;
+        let mut data = d.accept_tls()?;
+        data.write_all(b"the first half")?;
+        data.flush()?;
+        data.cut();
+        s.send("226 Transfer complete.")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.retr_to_vec("f").expect_err("truncated download");
+    assert!(matches!(e, Error::Io(_) | Error::Tls(_)), "{e:?}");
+    assert!(e.to_string().contains("close_notify"), "{e}");
+    c.quit();
+    srv.finish();
+}
+
+// ---- 12. REIN ----------------------------------------------------------------------
+
+/// The fake's half of a session of many operations, answering whatever
+/// comes; REIN fails the script.
+fn serve_anything(s: &mut Session) -> Res {
+    s.login(&[])?;
+    let mut data: Option<Passive> = None;
+    loop {
+        let line = s.recv()?;
+        let v = verb(&line);
+        match v.as_str() {
+            "REIN" => return Err("REIN received".into()),
+            "QUIT" => {
+                s.send("221 Goodbye.")?;
+                return s.expect_closed();
+            }
+            "EPSV" => data = Some(s.answer_epsv()?),
+            "LIST" | "MLSD" | "RETR" => {
+                let d = data.take().ok_or("transfer without EPSV")?;
+                s.send("150 here")?;
+                let mut conn = d.accept_tls()?;
+                conn.write_all(b"-rw-r--r-- 1 u g 5 Jan 1 2020 f\r\n")?;
+                conn.finish()?;
+                s.send("226 done")?;
+            }
+            "STOR" => {
+                let d = data.take().ok_or("transfer without EPSV")?;
+                s.send("150 go")?;
+                let mut conn = d.accept_tls()?;
+                conn.read_to_end()?;
+                conn.finish()?;
+                s.send("226 done")?;
+            }
+            "RNFR" | "REST" => s.send("350 ready")?,
+            "NOOP" => s.send("200 ok")?,
+            "ABOR" => s.send("226 abort ok")?,
+            "MKD" => s.send("257 created")?,
+            "SIZE" => s.send("213 5")?,
+            "MDTM" if line.split(' ').count() == 2 => s.send("213 20200101000000")?,
+            "MDTM" => s.send("213 set")?,
+            _ => s.send("250 ok")?,
+        }
+    }
+}
+
+/// 12: REIN would clear the TLS session and revert to plaintext; the
+/// client never sends it, whatever it does.
+#[test]
+fn s12_rein_is_never_sent() {
+    let srv = FakeServer::start(serve_anything);
+    let mut c = open(&srv, &srv.options());
+    let run = |c: &mut Control| -> ftpsfs::ftp::Result<()> {
+        c.list_raw("/", 1 << 20)?;
+        c.retr_to_vec("f")?;
+        c.stor_bytes("g", b"bytes")?;
+        c.mkdir("d")?;
+        c.rename("g", "h")?;
+        c.delete("h")?;
+        c.rmdir("d")?;
+        c.size("f")?;
+        c.mdtm("f")?;
+        c.set_mtime("f", "20200101000000")?;
+        c.chmod("f", 0o644)?;
+        c.cwd("/")?;
+        c.noop()?;
+        let mut d = c.begin(&Command::with_arg("RETR", "f")?, Some(1))?;
+        let mut buf = [0u8; 4];
+        d.read_full(&mut buf)?;
+        c.abort(d)?;
+        Ok(())
+    };
+    run(&mut c).unwrap_or_else(|e| fail(&srv, "session", &e));
+    c.quit();
+    let t = srv.finish();
+    assert_never(&t, "REIN");
+    assert_eq!(t.plaintext_commands(), vec!["AUTH TLS"], "{t}");
+}
+
+// ---- 13. STAT and ABOR -----------------------------------------------------------
+
+/// 13: ABOR goes inside the TLS session, with no Telnet IP/DM prefix and
+/// no TCP urgent data.
+#[test]
+fn s13_abor_is_sent_inside_tls_without_urgent_data() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        let d = s.passive()?;
+        s.expect("RETR big")?;
+        s.send("150 here comes a lot")?;
+        let mut data = d.accept_tls()?;
+        let chunk = vec![0x5a_u8; 64 * 1024];
+        let mut sent = 0usize;
+        // Until the client's abort breaks the data connection.
+        while data.write_all(&chunk).is_ok() {
+            sent += chunk.len();
+            if sent > 512 << 20 {
+                return Err("the client never stopped the download".into());
+            }
+        }
+        s.note(format!("data connection broken after {sent} bytes"));
+        // Urgent data would come before ABOR (RFC 959 4.1.3): look for it
+        // before reading the line, as reading past the mark discards it.
+        s.wait_for_client_bytes()?;
+        if s.urgent_data_pending()? {
+            return Err("TCP urgent data on the control connection".into());
+        }
+        s.expect("ABOR")?; // exactly: no Telnet IAC IP / IAC DM bytes
+        if !s.is_tls() {
+            return Err("ABOR outside TLS".into());
+        }
+        if s.urgent_data_pending()? {
+            return Err("TCP urgent data on the control connection".into());
+        }
+        s.send("426 Connection closed; transfer aborted.")?;
+        s.send("226 ABOR successful.")?;
+        s.expect("NOOP")?;
+        s.send("200 NOOP ok.")?;
+        s.expect("NOOP")?;
+        s.send("200 NOOP ok.")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let mut d = c
+        .begin(&Command::with_arg("RETR", "big").unwrap(), None)
+        .unwrap_or_else(|e| fail(&srv, "RETR", &e));
+    let mut buf = vec![0u8; 100_000];
+    assert_eq!(d.read_full(&mut buf).unwrap(), buf.len());
+    c.abort(d).unwrap_or_else(|e| fail(&srv, "abort", &e));
+    c.noop()
+        .unwrap_or_else(|e| fail(&srv, "NOOP after abort", &e));
+    c.quit();
+    let t = srv.finish();
+    assert!(t.commands().contains(&("ABOR".into(), true)), "{t}");
+}
+
+// ---- 14. Security considerations -------------------------------------------------
+
+/// 14.1.1: a data connection presenting another (even trusted)
+/// certificate than the control connection is refused.
+#[test]
+fn s14_1_1_data_certificate_must_equal_control_certificate() {
+    let cert = TestCert::generate();
+    let other = TestCert::generate();
+    let other_config = server_config(&other, Versions::Both);
+    let config = FakeConfig {
+        cert: cert.clone(),
+        trusted: vec![cert, other],
+        ..FakeConfig::default()
+    };
+    let srv = FakeServer::start_with(config, move |s| {
+        s.login(&[])?;
+        let d = s.passive()?;
+        s.expect("RETR f")?;
+        s.send("150 here")?;
+        let mut data = d.accept_tls_with(other_config)?;
+        let _ = data.write_all(b"from an impostor");
+        let _ = data.finish();
+        s.send("426 Connection closed; transfer aborted.")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.retr_to_vec("f").expect_err("other certificate");
+    assert!(matches!(e, Error::DataCertificateMismatch), "{e:?}");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    c.quit();
+    srv.finish();
+}
+
+/// 14.1.1: the same certificate on a full (not resumed) data handshake is accepted.
+#[test]
+fn s14_1_1_matching_data_certificate_is_accepted() {
+    let cert = TestCert::generate();
+    // Same certificate, but its own session cache: no resumption possible.
+    let fresh = server_config(&cert, Versions::Both);
+    let config = FakeConfig {
+        cert: cert.clone(),
+        trusted: vec![cert],
+        ..FakeConfig::default()
+    };
+    let srv = FakeServer::start_with(config, move |s| {
+        s.login(&[])?;
+        let d = s.passive()?;
+        s.expect("RETR f")?;
+        s.send("150 here")?;
+        let mut data = d.accept_tls_with(fresh)?;
+        if data.resumed {
+            return Err("expected a full handshake".into());
+        }
+        data.write_all(b"genuine")?;
+        data.finish()?;
+        s.send("226 done")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    assert_eq!(
+        c.retr_to_vec("f")
+            .unwrap_or_else(|e| fail(&srv, "RETR", &e)),
+        b"genuine"
+    );
+    c.quit();
+    srv.finish();
+}
+
+/// 14.2.1 (bounce) and 14.2.6 (port stealing): when EPSV is refused the
+/// host in the PASV reply is ignored; the data goes to the control peer.
+#[test]
+fn s14_2_1_pasv_host_is_ignored() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        s.expect("EPSV")?;
+        s.send("502 EPSV not implemented")?;
+        let d = s.pasv_advertising(Ipv4Addr::new(192, 0, 2, 7))?;
+        s.expect("RETR f")?;
+        s.send("150 here")?;
+        let mut data = d.accept_tls()?;
+        data.write_all(b"via pasv")?;
+        data.finish()?;
+        s.send("226 done")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    assert_eq!(
+        c.retr_to_vec("f")
+            .unwrap_or_else(|e| fail(&srv, "RETR", &e)),
+        b"via pasv"
+    );
+    c.quit();
+    srv.finish();
+}
+
+/// 14.2.3: USER and PASS are only ever sent inside TLS.
+#[test]
+fn s14_2_3_user_and_pass_never_sent_before_tls() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        s.quit()
+    });
+    open(&srv, &srv.options()).quit();
+    let t = srv.finish();
+    let cmds = t.commands();
+    assert!(cmds.contains(&(format!("PASS {PASSWORD}"), true)), "{t}");
+    assert!(cmds.contains(&(format!("USER {USER}"), true)), "{t}");
+    assert!(
+        t.plaintext_commands()
+            .iter()
+            .all(|l| !matches!(verb(l).as_str(), "USER" | "PASS")),
+        "{t}"
+    );
+}
+
+// ---- Beyond the draft: transport ------------------------------------------------
+
+/// Implicit TLS: the very first byte is TLS; nothing at all in plaintext.
+#[test]
+fn implicit_tls_sends_nothing_in_plaintext() {
+    let srv = FakeServer::start(|s| {
+        s.start_tls()?;
+        s.send("220 fake implicit")?;
+        s.login_after_tls(&[])?;
+        s.quit()
+    });
+    let opts = ConnectOptions {
+        tls_start: TlsStart::Implicit,
+        ..srv.options()
+    };
+    open(&srv, &opts).quit();
+    let t = srv.finish();
+    assert!(t.plaintext_commands().is_empty(), "{t}");
+    assert!(t.commands().iter().all(|(_, tls)| *tls), "{t}");
+}
+
+/// IPv6 (RFC 2428): the client connects to `::1` and its EPSV data
+/// connection works over IPv6 loopback.
+#[test]
+fn ipv6_epsv_over_loopback() {
+    let config = FakeConfig {
+        ipv6: true,
+        ..FakeConfig::default()
+    };
+    let srv = FakeServer::start_with(config, |s| {
+        s.login(&[])?;
+        let d = s.passive()?;
+        if !d.addr().is_ipv6() {
+            return Err("data listener not on IPv6".into());
+        }
+        s.expect("RETR f")?;
+        s.send("150 here")?;
+        let mut data = d.accept_tls()?;
+        data.write_all(b"over ipv6")?;
+        data.finish()?;
+        s.send("226 done")?;
+        s.quit()
+    });
+    let opts = srv.options();
+    assert_eq!(opts.host, "::1");
+    let mut c = open(&srv, &opts);
+    assert_eq!(
+        c.retr_to_vec("f")
+            .unwrap_or_else(|e| fail(&srv, "RETR", &e)),
+        b"over ipv6"
+    );
+    c.quit();
+    let t = srv.finish();
+    assert!(t.notes().iter().any(|n| n.contains("from [::1]")), "{t}");
+}
+
+// ---- Self-tests of the fake's helpers for client features in progress ---------
+//
+// A minimal hand-driven client plays the other side, so the server halves
+// are known to work before the client features that need them exist.
+
+fn epsv_port(reply: &str) -> u16 {
+    let inner = reply.split("|||").nth(1).expect("229 reply");
+    inner.trim_end_matches(['|', ')']).parse().unwrap()
+}
+
+fn active_download(ipv6: bool) {
+    let config = FakeConfig {
+        ipv6,
+        ..FakeConfig::default()
+    };
+    let cert = config.cert.clone();
+    let srv = FakeServer::start_with(config, |s| {
+        serve_active_download(s, b"actively sent").map(drop)
+    });
+    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
+    c.login('P').unwrap();
+    let listener = TcpListener::bind(SocketAddr::new(srv.addr.ip(), 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cmd = if ipv6 {
+        format!("EPRT |2|::1|{port}|")
+    } else {
+        format!("PORT 127,0,0,1,{},{}", port >> 8, port & 0xff)
+    };
+    assert!(c.cmd(&cmd).unwrap().starts_with("200"), "{}", srv.report());
+    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
+    let sock = accept_within(&listener, STEP_TIMEOUT).unwrap();
+    let mut data = c.data_tls(sock).unwrap();
+    let mut body = Vec::new();
+    data.read_to_end(&mut body).unwrap();
+    drop(data);
+    assert_eq!(body, b"actively sent");
+    c.expect("226").unwrap();
+    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
+    drop(c);
+    srv.finish();
+}
+
+/// Helper for active-mode tests: `PORT`, then the fake connects and is the TLS server.
+#[test]
+fn fake_selftest_active_port() {
+    active_download(false);
+}
+
+/// Helper for active-mode tests: `EPRT` over IPv6.
+#[test]
+fn fake_selftest_active_eprt_ipv6() {
+    active_download(true);
+}
+
+/// Helper for `data_protection=clear`: `PROT C`, then a plain data connection.
+#[test]
+fn fake_selftest_clear_data_connection() {
+    let config = FakeConfig::default();
+    let cert = config.cert.clone();
+    let srv = FakeServer::start_with(config, |s| serve_clear_download(s, b"in the clear"));
+    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
+    c.login('C').unwrap();
+    let port = epsv_port(&c.cmd("EPSV").unwrap());
+    let mut data = TcpStream::connect((srv.addr.ip(), port)).unwrap();
+    data.set_read_timeout(Some(STEP_TIMEOUT)).unwrap();
+    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
+    let mut body = Vec::new();
+    data.read_to_end(&mut body).unwrap();
+    assert_eq!(body, b"in the clear");
+    c.expect("226").unwrap();
+    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
+    drop(c);
+    srv.finish();
+}
+
+/// Helper for client certificates: the fake requires one on the control
+/// connection and checks it is the expected one.
+#[test]
+fn fake_selftest_client_certificate() {
+    let (ca, client) = client_ca_and_cert();
+    let cert = TestCert::generate();
+    let config = FakeConfig {
+        control_config: Some(server_config_with_client_auth(
+            &cert,
+            Versions::Both,
+            &[ca],
+            true,
+        )),
+        cert: cert.clone(),
+        trusted: vec![cert.clone()],
+        ..FakeConfig::default()
+    };
+    let expected = client.der.clone();
+    let srv = FakeServer::start_with(config, move |s| {
+        serve_client_certificate_login(s, &expected)
+    });
+    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, Some(&client))).unwrap();
+    c.login('P')
+        .unwrap_or_else(|e| panic!("{e}\n{}", srv.report()));
+    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
+    drop(c);
+    let t = srv.finish();
+    assert_never(&t, "PASS");
+}
+
+/// Helper for the 522 retry: the first data connection is refused with
+/// 522, the retry must resume the session.
+#[test]
+fn fake_selftest_522_then_retry() {
+    let config = FakeConfig::default();
+    let cert = config.cert.clone();
+    let srv = FakeServer::start_with(config, |s| serve_522_then_retry(s, b"retried").map(drop));
+    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
+    c.login('P').unwrap();
+    let port = epsv_port(&c.cmd("EPSV").unwrap());
+    let sock = TcpStream::connect((srv.addr.ip(), port)).unwrap();
+    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
+    let mut data = c.data_tls(sock).unwrap();
+    let mut sink = Vec::new();
+    assert!(
+        data.read_to_end(&mut sink).is_err(),
+        "cut without close_notify"
+    );
+    drop(data);
+    c.expect("522").unwrap();
+    let port = epsv_port(&c.cmd("EPSV").unwrap());
+    let sock = TcpStream::connect((srv.addr.ip(), port)).unwrap();
+    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
+    let mut data = c.data_tls(sock).unwrap();
+    let mut body = Vec::new();
+    data.read_to_end(&mut body).unwrap();
+    drop(data);
+    assert_eq!(body, b"retried");
+    c.expect("226").unwrap();
+    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
+    drop(c);
+    srv.finish();
+}
+
+/// Helper for 9.3 command ordering: PBSZ/PROT wanted before USER.
+#[test]
+fn fake_selftest_pbsz_prot_before_user() {
+    let config = FakeConfig::default();
+    let cert = config.cert.clone();
+    let srv = FakeServer::start_with(config, serve_pbsz_prot_before_user);
+    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
+    c.expect("220").unwrap();
+    assert!(c.cmd("AUTH TLS").unwrap().starts_with("234"));
+    c.start_tls().unwrap();
+    for (cmd, code) in [
+        ("PBSZ 0", "200"),
+        ("PROT P", "200"),
+        ("USER alice", "331"),
+        ("PASS x", "230"),
+    ] {
+        assert!(c.cmd(cmd).unwrap().starts_with(code), "{cmd}");
+    }
+    let mut r = c.cmd("FEAT").unwrap();
+    while !r.starts_with("211 ") {
+        r = c.reply().unwrap();
+    }
+    assert!(c.cmd("TYPE I").unwrap().starts_with("200"));
+    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
+    drop(c);
+    srv.finish();
+    // Today's client logs in first: that server refuses it.
+    let srv = FakeServer::start(serve_pbsz_prot_before_user);
+    assert!(Control::open(&srv.options(), USER, PASSWORD).is_err());
+    let (result, t) = srv.finish_result();
+    assert!(result.is_err(), "{t}");
+}
