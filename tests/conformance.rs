@@ -14,15 +14,17 @@
 mod common;
 
 use common::fake::{
-    accept_within, client_ca_and_cert, mini_client_config, only_tls_records, serve_522_then_retry,
-    serve_active_download, serve_clear_download, serve_client_certificate_login,
+    client_ca_and_cert, only_tls_records, serve_522_then_retry, serve_active_download,
+    serve_clear_download, serve_client_certificate_login, serve_command_before_auth,
     serve_pbsz_prot_before_user, server_config, server_config_with_client_auth, verb, FakeConfig,
-    FakeServer, MiniClient, Passive, Res, Session, TestCert, Transcript, STEP_TIMEOUT,
+    FakeServer, Passive, Res, Session, TestCert, Transcript,
 };
+use ftpsfs::ftp::control::{DataMode, Protection};
+use ftpsfs::ftp::tls;
 use ftpsfs::ftp::tls::Versions;
 use ftpsfs::ftp::{Command, ConnectOptions, Control, Error, TlsStart};
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::Ipv4Addr;
 
 const USER: &str = "alice";
 const PASSWORD: &str = "pa55word";
@@ -232,7 +234,8 @@ fn s08_private_data_connection_refuses_plaintext_data() {
         sock.write_all(b"clear text that must not be accepted\r\n")?;
         drop(sock);
         s.send("226 Transfer complete.")?;
-        s.expect_closed()
+        // The reply was read, so the session is in step: a protected QUIT.
+        s.quit()
     });
     let mut c = open(&srv, &srv.options());
     let e = c
@@ -284,13 +287,17 @@ fn s09_2_522_on_data_connection_names_the_cause() {
     };
     let srv = FakeServer::start_with(config, move |s| {
         s.login(&[])?;
-        let d = s.passive()?;
-        s.expect("RETR f")?;
-        s.send("150 here")?;
-        if d.accept_tls_with(only12).is_ok() {
-            return Err("TLS 1.2-only data handshake should fail for a TLS 1.3 client".into());
+        // The first 522 is retried once (a fresh data connection resuming
+        // the control session); the second one is the answer.
+        for _ in 0..2 {
+            let d = s.passive()?;
+            s.expect("RETR f")?;
+            s.send("150 here")?;
+            if d.accept_tls_with(only12.clone()).is_ok() {
+                return Err("TLS 1.2-only data handshake should fail for a TLS 1.3 client".into());
+            }
+            s.send("522 SSL connection failed: TLS negotiation unacceptable")?;
         }
-        s.send("522 SSL connection failed: TLS negotiation unacceptable")?;
         s.expect("NOOP")?;
         s.send("200 NOOP ok.")?;
         s.quit()
@@ -889,85 +896,120 @@ fn ipv6_epsv_over_loopback() {
     assert!(t.notes().iter().any(|n| n.contains("from [::1]")), "{t}");
 }
 
-// ---- Self-tests of the fake's helpers for client features in progress ---------
-//
-// A minimal hand-driven client plays the other side, so the server halves
-// are known to work before the client features that need them exist.
+// ---- Client options of RFC 4217 sections 6, 8, 9.3, 9.2 and 11.1 -------------
 
-fn epsv_port(reply: &str) -> u16 {
-    let inner = reply.split("|||").nth(1).expect("229 reply");
-    inner.trim_end_matches(['|', ')']).parse().unwrap()
-}
-
-fn active_download(ipv6: bool) {
-    let config = FakeConfig {
-        ipv6,
-        ..FakeConfig::default()
-    };
-    let cert = config.cert.clone();
-    let srv = FakeServer::start_with(config, |s| {
-        serve_active_download(s, b"actively sent").map(drop)
-    });
-    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
-    c.login('P').unwrap();
-    let listener = TcpListener::bind(SocketAddr::new(srv.addr.ip(), 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let cmd = if ipv6 {
-        format!("EPRT |2|::1|{port}|")
-    } else {
-        format!("PORT 127,0,0,1,{},{}", port >> 8, port & 0xff)
-    };
-    assert!(c.cmd(&cmd).unwrap().starts_with("200"), "{}", srv.report());
-    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
-    let sock = accept_within(&listener, STEP_TIMEOUT).unwrap();
-    let mut data = c.data_tls(sock).unwrap();
-    let mut body = Vec::new();
-    data.read_to_end(&mut body).unwrap();
-    drop(data);
-    assert_eq!(body, b"actively sent");
-    c.expect("226").unwrap();
-    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
-    drop(c);
-    srv.finish();
-}
-
-/// Helper for active-mode tests: `PORT`, then the fake connects and is the TLS server.
+/// 6, active mode with PORT: the server connects to the address we named
+/// (the control connection's local address) and we are the TLS client.
 #[test]
-fn fake_selftest_active_port() {
+fn s06_active_mode_port_client_is_still_the_tls_client() {
     active_download(false);
 }
 
-/// Helper for active-mode tests: `EPRT` over IPv6.
+/// 6 and RFC 2428, active mode over IPv6 with EPRT.
 #[test]
-fn fake_selftest_active_eprt_ipv6() {
+fn s06_active_mode_eprt_over_ipv6() {
     active_download(true);
 }
 
-/// Helper for `data_protection=clear`: `PROT C`, then a plain data connection.
+fn active_download(ipv6: bool) {
+    let srv = FakeServer::start_with(
+        FakeConfig {
+            ipv6,
+            ..FakeConfig::default()
+        },
+        |s| {
+            let addr = serve_active_download(s, b"actively sent")?;
+            if addr.ip() != s.peer_ip()? {
+                return Err(format!("client named {addr}, not its control address").into());
+            }
+            Ok(())
+        },
+    );
+    let mut opts = srv.options();
+    opts.data_mode = DataMode::Active;
+    let mut c = open(&srv, &opts);
+    let body = c
+        .retr_to_vec("f")
+        .unwrap_or_else(|e| fail(&srv, "active RETR", &e));
+    assert_eq!(body, b"actively sent");
+    c.quit();
+    let t = srv.finish();
+    assert!(t.saw(if ipv6 { "EPRT" } else { "PORT" }), "{t}");
+    assert_never(&t, "EPSV");
+}
+
+/// 8, `data_protection=clear`: PBSZ 0 then PROT C, and a plain data
+/// connection, only when asked for.
 #[test]
-fn fake_selftest_clear_data_connection() {
-    let config = FakeConfig::default();
-    let cert = config.cert.clone();
-    let srv = FakeServer::start_with(config, |s| serve_clear_download(s, b"in the clear"));
-    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
-    c.login('C').unwrap();
-    let port = epsv_port(&c.cmd("EPSV").unwrap());
-    let mut data = TcpStream::connect((srv.addr.ip(), port)).unwrap();
-    data.set_read_timeout(Some(STEP_TIMEOUT)).unwrap();
-    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
-    let mut body = Vec::new();
-    data.read_to_end(&mut body).unwrap();
-    assert_eq!(body, b"in the clear");
-    c.expect("226").unwrap();
-    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
-    drop(c);
+fn s08_prot_c_only_when_asked() {
+    let srv = FakeServer::start(|s| serve_clear_download(s, b"in the clear"));
+    let mut opts = srv.options();
+    opts.protection = Protection::Clear;
+    let mut c = open(&srv, &opts);
+    assert_eq!(c.retr_to_vec("f").unwrap(), b"in the clear");
+    c.quit();
+    let t = srv.finish();
+    assert!(t.saw("PROT"), "{t}");
+}
+
+/// 9.2 / 10.4: a 522 after the data connection was cut ("session reuse
+/// required") is retried once on a new data connection that resumes the
+/// control session, and the transfer succeeds.
+#[test]
+fn s09_2_522_is_retried_once_resuming_the_control_session() {
+    let srv = FakeServer::start(|s| serve_522_then_retry(s, b"retried").map(drop));
+    let mut c = open(&srv, &srv.options());
+    let body = c
+        .retr_to_vec("f")
+        .unwrap_or_else(|e| fail(&srv, "RETR after one 522", &e));
+    assert_eq!(body, b"retried");
+    c.quit();
     srv.finish();
 }
 
-/// Helper for client certificates: the fake requires one on the control
-/// connection and checks it is the expected one.
+/// 9.3: the user can have PBSZ/PROT sent before USER/PASS.
 #[test]
-fn fake_selftest_client_certificate() {
+fn s09_3_pbsz_prot_before_login_when_the_user_asks() {
+    let srv = FakeServer::start(serve_pbsz_prot_before_user);
+    let mut opts = srv.options();
+    opts.sequence.protect_before_login = true;
+    let c = open(&srv, &opts);
+    c.quit();
+    srv.finish();
+    // By default they come after login, which this server refuses.
+    let srv = FakeServer::start(serve_pbsz_prot_before_user);
+    assert!(Control::open(&srv.options(), USER, PASSWORD).is_err());
+    let (result, t) = srv.finish_result();
+    assert!(result.is_err(), "{t}");
+}
+
+/// 9.3 and 11.1 note 3: AUTH need not be the first command; a command the
+/// user asks for goes first (in plaintext), login commands never do.
+#[test]
+fn s09_3_command_before_auth_when_the_user_asks() {
+    let srv = FakeServer::start(|s| serve_command_before_auth(s, "SITE HELLO"));
+    let mut opts = srv.options();
+    opts.sequence.before_auth = vec![Command::raw("SITE HELLO").unwrap()];
+    let c = open(&srv, &opts);
+    c.quit();
+    let t = srv.finish();
+    assert_never(&t, "REIN");
+    let srv = FakeServer::start(|s| {
+        s.send("220 fake FTPS server")?;
+        s.expect_closed()
+    });
+    let mut opts = srv.options();
+    opts.sequence.before_auth = vec![Command::raw("USER alice").unwrap()];
+    let e = Control::connect(&opts).expect_err("USER before AUTH is refused");
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+    let t = srv.finish();
+    assert_never(&t, "USER");
+}
+
+/// 11.1 note 2 and 14.1.2: certificate login. The client presents the
+/// certificate of `-o cert=,key=` and a 232 reply to USER means no PASS.
+#[test]
+fn s11_1_client_certificate_login_with_232() {
     let (ca, client) = client_ca_and_cert();
     let cert = TestCert::generate();
     let config = FakeConfig {
@@ -978,85 +1020,53 @@ fn fake_selftest_client_certificate() {
             true,
         )),
         cert: cert.clone(),
-        trusted: vec![cert.clone()],
+        trusted: vec![cert],
         ..FakeConfig::default()
     };
     let expected = client.der.clone();
     let srv = FakeServer::start_with(config, move |s| {
         serve_client_certificate_login(s, &expected)
     });
-    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, Some(&client))).unwrap();
-    c.login('P')
-        .unwrap_or_else(|e| panic!("{e}\n{}", srv.report()));
-    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
-    drop(c);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert_file, &client.pem).unwrap();
+    std::fs::write(&key_file, &client.key_pem).unwrap();
+    let identity = tls::Identity::load(&cert_file, &key_file).unwrap();
+    let mut opts = srv.options();
+    opts.tls = tls::client_config(Some(&srv.cafile), Versions::Both, Some(&identity)).unwrap();
+    let c = open(&srv, &opts);
+    c.quit();
     let t = srv.finish();
     assert_never(&t, "PASS");
 }
 
-/// Helper for the 522 retry: the first data connection is refused with
-/// 522, the retry must resume the session.
+/// 9.2 through the mount's remote floor: a streamed download whose data
+/// connection is cut and refused with 522 before its first byte is opened
+/// once more (REST at the same offset) and delivers the whole file.
 #[test]
-fn fake_selftest_522_then_retry() {
-    let config = FakeConfig::default();
-    let cert = config.cert.clone();
-    let srv = FakeServer::start_with(config, |s| serve_522_then_retry(s, b"retried").map(drop));
-    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
-    c.login('P').unwrap();
-    let port = epsv_port(&c.cmd("EPSV").unwrap());
-    let sock = TcpStream::connect((srv.addr.ip(), port)).unwrap();
-    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
-    let mut data = c.data_tls(sock).unwrap();
-    let mut sink = Vec::new();
-    assert!(
-        data.read_to_end(&mut sink).is_err(),
-        "cut without close_notify"
-    );
-    drop(data);
-    c.expect("522").unwrap();
-    let port = epsv_port(&c.cmd("EPSV").unwrap());
-    let sock = TcpStream::connect((srv.addr.ip(), port)).unwrap();
-    assert!(c.cmd("RETR f").unwrap().starts_with("150"));
-    let mut data = c.data_tls(sock).unwrap();
-    let mut body = Vec::new();
-    data.read_to_end(&mut body).unwrap();
-    drop(data);
-    assert_eq!(body, b"retried");
-    c.expect("226").unwrap();
-    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
-    drop(c);
-    srv.finish();
-}
+fn s09_2_522_on_a_streamed_download_is_retried() {
+    use ftpsfs::cli::password::Password;
+    use ftpsfs::ftp::Features;
+    use ftpsfs::remote::ftps::FtpsRemote;
+    use ftpsfs::remote::pool::{Login, Pool};
+    use ftpsfs::remote::Remote;
 
-/// Helper for 9.3 command ordering: PBSZ/PROT wanted before USER.
-#[test]
-fn fake_selftest_pbsz_prot_before_user() {
-    let config = FakeConfig::default();
-    let cert = config.cert.clone();
-    let srv = FakeServer::start_with(config, serve_pbsz_prot_before_user);
-    let mut c = MiniClient::connect(srv.addr, mini_client_config(&cert, None)).unwrap();
-    c.expect("220").unwrap();
-    assert!(c.cmd("AUTH TLS").unwrap().starts_with("234"));
-    c.start_tls().unwrap();
-    for (cmd, code) in [
-        ("PBSZ 0", "200"),
-        ("PROT P", "200"),
-        ("USER alice", "331"),
-        ("PASS x", "230"),
-    ] {
-        assert!(c.cmd(cmd).unwrap().starts_with(code), "{cmd}");
-    }
-    let mut r = c.cmd("FEAT").unwrap();
-    while !r.starts_with("211 ") {
-        r = c.reply().unwrap();
-    }
-    assert!(c.cmd("TYPE I").unwrap().starts_with("200"));
-    assert!(c.cmd("QUIT").unwrap().starts_with("221"));
-    drop(c);
+    let srv = FakeServer::start(|s| serve_522_then_retry(s, b"streamed after a 522").map(drop));
+    let login = Login {
+        user: USER.into(),
+        password: Password::new(PASSWORD.into()),
+    };
+    let pool = Pool::new(srv.options(), login, 1, None);
+    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "");
+    let mut down = remote
+        .open_read("/f", 0)
+        .unwrap_or_else(|e| panic!("open_read: {e:?}\n{}", srv.report()));
+    let mut buf = vec![0u8; 4096];
+    let n = down
+        .read(&mut buf)
+        .unwrap_or_else(|e| panic!("read: {e:?}\n{}", srv.report()));
+    assert_eq!(&buf[..n], b"streamed after a 522");
+    drop(down);
+    pool.close_idle();
     srv.finish();
-    // Today's client logs in first: that server refuses it.
-    let srv = FakeServer::start(serve_pbsz_prot_before_user);
-    assert!(Control::open(&srv.options(), USER, PASSWORD).is_err());
-    let (result, t) = srv.finish_result();
-    assert!(result.is_err(), "{t}");
 }

@@ -747,7 +747,14 @@ impl Control {
     /// requires session reuse) is retried once, resuming the control
     /// connection's session again, when the control connection survived it.
     pub fn begin(&mut self, cmd: &Command, rest: Option<u64>) -> Result<DataConn> {
-        match self.begin_once(cmd, rest) {
+        self.retry_522(|c| c.begin_once(cmd, rest))
+    }
+
+    /// Runs `f`, a transfer, again once when the server refused its data
+    /// connection with 522 (RFC 4217 section 9.2: usually "TLS session reuse
+    /// required") and this control connection survived and can resume.
+    fn retry_522<T>(&mut self, mut f: impl FnMut(&mut Self) -> Result<T>) -> Result<T> {
+        match f(self) {
             Err(
                 first @ Error::Reply {
                     command: DATA_CONNECTION,
@@ -756,7 +763,7 @@ impl Control {
                 },
             ) if !self.broken && self.can_resume() => {
                 debug!("{first}; retrying once");
-                match self.begin_once(cmd, rest) {
+                match f(self) {
                     // The server ended the session after its 522 (vsftpd
                     // does): its 522 says more than the closed connection.
                     Err(e) if e.breaks_connection() => Err(first),
@@ -819,7 +826,7 @@ impl Control {
             Err(e) => {
                 // The server follows a refused handshake with 522 (or 425):
                 // read it so the control connection stays usable if it can.
-                return Err(self.after_failed_data(e));
+                return Err(self.fail_transfer(e));
             }
         };
         let data = DataConn::new(tls);
@@ -832,30 +839,9 @@ impl Control {
         if data.peer_certificate() != self.peer_cert.as_ref().map(|c| c.as_ref()) {
             let mut data = data;
             data.shutdown();
-            return Err(self.after_failed_data(Error::DataCertificateMismatch));
+            return Err(self.fail_transfer(Error::DataCertificateMismatch));
         }
         Ok(data)
-    }
-
-    fn after_failed_data(&mut self, err: Error) -> Error {
-        self.broken = false;
-        match self.read_reply() {
-            Ok(r) if matches!(r.code, 425 | 426 | 450 | 451 | 521 | 522 | 550) => {
-                debug!("data connection refused: {} {}", r.code, r.text());
-                if r.code == 522 || r.code == 521 || r.code == 425 {
-                    return Error::Reply {
-                        command: DATA_CONNECTION,
-                        code: r.code,
-                        text: format!("{} ({err})", r.text()),
-                    };
-                }
-                err
-            }
-            _ => {
-                self.broken = true;
-                err
-            }
-        }
     }
 
     /// Ends a download: the data was read to its end; closes our side with
@@ -901,17 +887,40 @@ impl Control {
         }
     }
 
-    /// After a failed transfer, reads the server's verdict if one comes
-    /// quickly; the connection stays broken unless that works.
+    /// After a failed data connection or transfer, reads the server's
+    /// verdict (within the timeout); the connection stays broken unless that
+    /// works. A reply that refuses the data connection (425, 426, 521, 522)
+    /// becomes the error, since it names the cause; `err` goes in its text.
     fn fail_transfer(&mut self, err: Error) -> Error {
         self.broken = false;
         match self.read_reply() {
+            // A security failure of ours stays the error, whatever the reply.
+            Ok(r) if matches!(err, Error::DataCertificateMismatch) => {
+                debug!("after {err}: {} {}", r.code, r.text());
+                err
+            }
+            Ok(r) if matches!(r.code, 425 | 426 | 521 | 522) => {
+                debug!("data connection refused: {} {}", r.code, r.text());
+                Error::Reply {
+                    command: DATA_CONNECTION,
+                    code: r.code,
+                    text: format!("{} ({err})", r.text()),
+                }
+            }
             Ok(r) if r.is_completion() || (400..600).contains(&r.code) => err,
             _ => {
                 self.broken = true;
                 err
             }
         }
+    }
+
+    /// Ends a transfer whose data connection failed with `err`: closes it
+    /// and reads the server's verdict. A reply refusing the data connection
+    /// (425, 426, 521, 522) becomes the error, since it names the cause.
+    pub fn fail(&mut self, mut data: DataConn, err: Error) -> Error {
+        data.shutdown();
+        self.fail_transfer(err)
     }
 
     /// Abandons a transfer in progress: closes the data connection, sends
@@ -938,12 +947,16 @@ impl Control {
     /// else `CWD path` then `LIST -a` (so the name is never globbed).
     /// Returns the raw body and whether it is MLSD.
     pub fn list_raw(&mut self, path: &str, max_bytes: usize) -> Result<(Vec<u8>, bool)> {
+        self.retry_522(|c| c.list_once(path, max_bytes))
+    }
+
+    fn list_once(&mut self, path: &str, max_bytes: usize) -> Result<(Vec<u8>, bool)> {
         let mlsd = self.features.mlsd();
         let mut data = if mlsd {
-            self.begin(&Command::with_arg("MLSD", path)?, None)?
+            self.begin_once(&Command::with_arg("MLSD", path)?, None)?
         } else {
             self.cwd(path)?;
-            self.begin(&Command::with_arg("LIST", "-a")?, None)?
+            self.begin_once(&Command::with_arg("LIST", "-a")?, None)?
         };
         let mut body = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
@@ -972,7 +985,11 @@ impl Control {
 
     /// Downloads a whole file into memory (tests and small files).
     pub fn retr_to_vec(&mut self, path: &str) -> Result<Vec<u8>> {
-        let mut data = self.begin(&Command::with_arg("RETR", path)?, None)?;
+        self.retry_522(|c| c.retr_once(path))
+    }
+
+    fn retr_once(&mut self, path: &str) -> Result<Vec<u8>> {
+        let mut data = self.begin_once(&Command::with_arg("RETR", path)?, None)?;
         let mut out = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {

@@ -167,6 +167,8 @@ impl Remote for FtpsRemote {
             conn,
             data: Some(data),
             offset,
+            cmd,
+            delivered: false,
         }))
     }
 
@@ -250,6 +252,26 @@ struct FtpDownload {
     conn: Pooled,
     data: Option<DataConn>,
     offset: u64,
+    /// The RETR command, for one retry.
+    cmd: Command,
+    /// Bytes were handed out already (or the one retry was spent).
+    delivered: bool,
+}
+
+impl FtpDownload {
+    /// A data connection that fails before its first byte (a server that
+    /// requires TLS session reuse cuts it and answers 522) is opened once
+    /// more, on a fresh control connection when this one cannot resume.
+    fn retry(&mut self) -> ftp::Result<()> {
+        self.delivered = true;
+        let c = self.conn.control();
+        if !c.is_usable() || !c.can_resume() {
+            self.conn.reconnect()?;
+        }
+        let data = self.conn.control().begin(&self.cmd, Some(self.offset))?;
+        self.data = Some(data);
+        Ok(())
+    }
 }
 
 impl Download for FtpDownload {
@@ -259,12 +281,23 @@ impl Download for FtpDownload {
         };
         let n = match data.read_full(buf) {
             Ok(n) => n,
+            Err(e) if !self.delivered => {
+                let data = self.data.take().expect("checked above");
+                let e = self.conn.control().fail(data, e);
+                if !matches!(e.code(), Some(425 | 522)) {
+                    return Err(Error::from_ftp(Op::Read, &e));
+                }
+                debug!("download refused before its first byte ({e}); retrying once");
+                self.retry().map_err(|e| Error::from_ftp(Op::Read, &e))?;
+                return self.read(buf);
+            }
             Err(e) => {
                 let data = self.data.take().expect("checked above");
                 let _ = self.conn.control().abort(data);
                 return Err(Error::from_ftp(Op::Read, &e));
             }
         };
+        self.delivered = true;
         self.offset += n as u64;
         if n < buf.len() {
             // End of the stream: only the server's 226 makes it end of file.

@@ -55,6 +55,8 @@ pub struct TestCert {
     pub der: CertificateDer<'static>,
     /// The certificate (PEM), as written to a cafile.
     pub pem: String,
+    /// The private key (PKCS#8 PEM), for a client identity file.
+    pub key_pem: String,
     key_pkcs8: Vec<u8>,
 }
 
@@ -67,6 +69,7 @@ impl TestCert {
         TestCert {
             der: ck.cert.der().clone(),
             pem: ck.cert.pem(),
+            key_pem: ck.signing_key.serialize_pem(),
             key_pkcs8: ck.signing_key.serialize_der(),
         }
     }
@@ -97,6 +100,7 @@ pub fn client_ca_and_cert() -> (CertificateDer<'static>, TestCert) {
     let client = TestCert {
         der: cert.der().clone(),
         pem: cert.pem(),
+        key_pem: key.serialize_pem(),
         key_pkcs8: key.serialize_der(),
     };
     (ca.der().clone(), client)
@@ -438,6 +442,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// The client's address on the control connection.
+    pub fn peer_ip(&self) -> io::Result<IpAddr> {
+        Ok(self.tcp()?.peer_addr()?.ip())
+    }
+
     /// Whether the control connection is inside TLS now.
     pub fn is_tls(&self) -> bool {
         matches!(self.ctl, Ctl::Tls(_))
@@ -1209,13 +1218,13 @@ impl FakeServer {
 
     /// Client options offering only `versions`.
     pub fn options_with(&self, versions: Versions) -> ConnectOptions {
-        ConnectOptions {
-            host: self.addr.ip().to_string(),
-            port: self.addr.port(),
-            tls_start: TlsStart::Explicit,
-            tls: tls::client_config(Some(&self.cafile), versions).expect("client config"),
-            timeout: CLIENT_TIMEOUT,
-        }
+        ConnectOptions::new(
+            self.addr.ip().to_string(),
+            self.addr.port(),
+            TlsStart::Explicit,
+            tls::client_config(Some(&self.cafile), versions, None).expect("client config"),
+            CLIENT_TIMEOUT,
+        )
     }
 
     /// The transcript so far.
@@ -1270,11 +1279,10 @@ impl FakeServer {
     }
 }
 
-// ---- Server halves for client features in progress --------------------------
+// ---- Server halves for the client's options -----------------------------------
 //
-// Scripts for `FakeServer::start` that tests of data_protection=clear,
-// active mode, client certificates, command ordering (9.3) and the 522
-// retry can use once the client supports them.
+// Scripts for `FakeServer::start` used by the tests of data_protection=clear,
+// active mode, client certificates, command ordering (9.3) and the 522 retry.
 
 /// 8 (`PROT C`): login with clear data protection, then one download of
 /// `body` over a plain (non-TLS) data connection, then QUIT.
@@ -1398,208 +1406,4 @@ pub fn serve_522_then_retry(s: &mut Session, body: &[u8]) -> Res<bool> {
     }
     s.quit()?;
     Ok(first_resumed)
-}
-
-// ---- A minimal hand-driven client, for self-tests of the helpers above ------
-
-/// Accepts exactly one server certificate (and checks signatures).
-#[derive(Debug)]
-struct PinnedVerifier {
-    cert: CertificateDer<'static>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl rustls::client::danger::ServerCertVerifier for PinnedVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.cert.as_ref() {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// A client configuration trusting only `server`, presenting `client`
-/// when given; one resumption cache shared by all its connections.
-pub fn mini_client_config(
-    server: &TestCert,
-    client: Option<&TestCert>,
-) -> Arc<rustls::ClientConfig> {
-    let provider = provider();
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-            cert: server.der.clone(),
-            provider,
-        }));
-    let cfg = match client {
-        Some(c) => builder
-            .with_client_auth_cert(vec![c.der.clone()], c.key())
-            .expect("client certificate"),
-        None => builder.with_no_client_auth(),
-    };
-    Arc::new(cfg)
-}
-
-/// A minimal FTPS client driven by hand: one command, one single-line
-/// reply at a time. Only for testing the fake itself.
-pub struct MiniClient {
-    stream: MiniStream,
-    config: Arc<rustls::ClientConfig>,
-}
-
-enum MiniStream {
-    Plain(std::io::BufReader<TcpStream>),
-    Tls(Box<std::io::BufReader<StreamOwned<rustls::ClientConnection, TcpStream>>>),
-    Gone,
-}
-
-fn client_handshake(
-    config: Arc<rustls::ClientConfig>,
-    mut sock: TcpStream,
-) -> Res<StreamOwned<rustls::ClientConnection, TcpStream>> {
-    let name = rustls::pki_types::ServerName::try_from("localhost")?;
-    let mut conn = rustls::ClientConnection::new(config, name)?;
-    while conn.is_handshaking() {
-        conn.complete_io(&mut sock)?;
-    }
-    Ok(StreamOwned::new(conn, sock))
-}
-
-impl MiniClient {
-    /// Connects to `addr` (plaintext; call [`MiniClient::start_tls`] after AUTH).
-    pub fn connect(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Res<MiniClient> {
-        let sock = TcpStream::connect_timeout(&addr, STEP_TIMEOUT)?;
-        prepare(&sock)?;
-        Ok(MiniClient {
-            stream: MiniStream::Plain(std::io::BufReader::new(sock)),
-            config,
-        })
-    }
-
-    /// Reads one reply line.
-    pub fn reply(&mut self) -> Res<String> {
-        use std::io::BufRead;
-        let mut line = String::new();
-        let n = match &mut self.stream {
-            MiniStream::Plain(r) => r.read_line(&mut line)?,
-            MiniStream::Tls(r) => r.read_line(&mut line)?,
-            MiniStream::Gone => 0,
-        };
-        if n == 0 {
-            return Err("server closed the connection".into());
-        }
-        Ok(line.trim_end().to_string())
-    }
-
-    /// Reads a reply that must start with `code`; returns it.
-    pub fn expect(&mut self, code: &str) -> Res<String> {
-        let r = self.reply()?;
-        if r.starts_with(code) {
-            Ok(r)
-        } else {
-            Err(format!("expected {code}, got {r:?}").into())
-        }
-    }
-
-    /// Sends a command and returns the first reply line.
-    pub fn cmd(&mut self, line: &str) -> Res<String> {
-        let wire = format!("{line}\r\n");
-        match &mut self.stream {
-            MiniStream::Plain(r) => r.get_mut().write_all(wire.as_bytes())?,
-            MiniStream::Tls(r) => {
-                r.get_mut().write_all(wire.as_bytes())?;
-                r.get_mut().flush()?;
-            }
-            MiniStream::Gone => return Err("closed".into()),
-        }
-        self.reply()
-    }
-
-    /// Runs the TLS handshake on the control connection.
-    pub fn start_tls(&mut self) -> Res {
-        match std::mem::replace(&mut self.stream, MiniStream::Gone) {
-            MiniStream::Plain(r) => {
-                let tls = client_handshake(self.config.clone(), r.into_inner())?;
-                self.stream = MiniStream::Tls(Box::new(std::io::BufReader::new(tls)));
-                Ok(())
-            }
-            _ => Err("start_tls: not plaintext".into()),
-        }
-    }
-
-    /// AUTH TLS, USER, PASS, FEAT (reply skipped), PBSZ 0, `PROT level`, TYPE I.
-    pub fn login(&mut self, level: char) -> Res {
-        self.expect("220")?;
-        if !self.cmd("AUTH TLS")?.starts_with("234") {
-            return Err("AUTH TLS refused".into());
-        }
-        self.start_tls()?;
-        let r = self.cmd("USER alice")?;
-        if r.starts_with("331") {
-            self.cmd("PASS secret")?;
-        }
-        let mut r = self.cmd("FEAT")?;
-        while !r.starts_with("211 ") {
-            r = self.reply()?;
-        }
-        self.cmd("PBSZ 0")?;
-        self.cmd(&format!("PROT {level}"))?;
-        self.cmd("TYPE I")?;
-        Ok(())
-    }
-
-    /// Wraps an accepted or connected data socket in TLS as the client.
-    pub fn data_tls(
-        &self,
-        sock: TcpStream,
-    ) -> Res<StreamOwned<rustls::ClientConnection, TcpStream>> {
-        prepare(&sock)?;
-        client_handshake(self.config.clone(), sock)
-    }
 }
