@@ -348,3 +348,30 @@ fn unmount_ends_the_daemon() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `data_protection=clear` (PROT C) is never silent: the mount warns on
+/// stderr, and a server that insists on protected data connections
+/// (vsftpd's force_local_data_ssl) refuses the listing with an error
+/// instead of anything travelling in plaintext.
+#[test]
+fn clear_data_protection_warns_and_a_server_requiring_tls_refuses_it() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::vsftpd();
+    fs::write(server.root.join("secret.txt"), b"never in the clear").unwrap();
+    let m = Mount::new(&server, &["data_protection=clear"]);
+    assert!(
+        m.stderr.contains("WARNING") && m.stderr.contains("PROT C"),
+        "no warning: {:?}",
+        m.stderr
+    );
+    let err = fs::read_dir(&m.path).map(|d| d.count()).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EPROTO), "{err}");
+    let quiet = Mount::new(&server, &[]);
+    assert!(quiet.stderr.is_empty(), "{:?}", quiet.stderr);
+    assert_eq!(
+        fs::read(quiet.join("secret.txt")).unwrap(),
+        b"never in the clear"
+    );
+}

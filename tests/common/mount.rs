@@ -10,6 +10,8 @@ pub struct Mount {
     _dir: tempfile::TempDir,
     /// The mount point.
     pub path: PathBuf,
+    /// What `ftpsfs` printed on stderr while mounting.
+    pub stderr: String,
 }
 
 /// Output of an ftpsfs run that did not mount.
@@ -85,7 +87,11 @@ impl Mount {
                 is_mounted(&path),
                 "ftpsfs exited 0 but {path:?} is not mounted"
             );
-            Ok(Mount { _dir: dir, path })
+            Ok(Mount {
+                _dir: dir,
+                path,
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            })
         } else {
             assert!(!is_mounted(&path), "failed ftpsfs left a mount at {path:?}");
             Err(Failed {
