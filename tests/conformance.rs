@@ -6,10 +6,20 @@
 //! same section numbers) that states it, so the spec can be ticked off
 //! section by section. Sections with no client-side rule to test: 7 and
 //! 15-16 beyond `AUTH TLS` (4.1), 9.1 (the server's policies), 13's STAT
-//! (the client never sends it). Pending client features, whose server
-//! halves and self-tests are at the end: PROT C (8, 9.4), active mode (6
-//! i), user-ordered AUTH/PBSZ/PROT (9.3, 11.1 notes 1 and 3), client
-//! certificates (14.1.2), and retrying after 522 (9.2).
+//! (the client never sends it).
+//!
+//! The rules as issue 4 groups them, and their tests:
+//! - AUTH TLS only on 234, never plaintext, PASS only inside TLS: `s04_*`,
+//!   `s09_3_auth_tls_4xx_5xx_*`, `s14_2_3_*`, `implicit_tls_*`.
+//! - PBSZ 0 before PROT, PROT P by default, PROT C only when asked: `s08_*`.
+//! - User-set timing of AUTH/PBSZ/PROT and the TLS failure states: `s09_3_*`.
+//! - 521 and 522 named, a 522 retried once resuming: `s09_2_*`, `s10_4_*`.
+//! - Active mode (PORT, EPRT), still the TLS client: `s06_*`; certificate
+//!   login (232, client certificate): `s11_1_*`.
+//! - REIN never sent: `s12_*`. ABOR inside TLS, no urgent data: `s13_*`.
+//! - Data certificate equals the control one: `s14_1_1_*`.
+//! - IPv6 EPSV/EPRT: `ipv6_epsv_over_loopback`, `s06_active_mode_eprt_over_ipv6`
+//!   (and real vsftpd on `[::1]` in tests/interop.rs).
 
 mod common;
 
