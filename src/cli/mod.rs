@@ -42,7 +42,12 @@ impl std::error::Error for CliError {}
 
 /// Mount an FTPS server (FTP over TLS) with FUSE.
 #[derive(Parser, Debug)]
-#[command(name = "ftpsfs", version, about)]
+#[command(
+    name = "ftpsfs",
+    version,
+    about,
+    after_help = "Check a server before mounting it: ftpsfs probe URL [-o opts] [--json] [--write]"
+)]
 struct Args {
     /// ftp://[user@]host[:port][/path] (explicit TLS) or ftps://... (implicit TLS)
     url: String,
