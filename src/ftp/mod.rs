@@ -10,7 +10,6 @@ pub mod features;
 pub mod list;
 pub mod reply;
 pub mod tls;
-pub mod tls_diag;
 
 pub use command::Command;
 pub use control::{ConnectOptions, Control, TlsStart};

@@ -79,16 +79,43 @@ pub fn client_config(
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| Error::Protocol(format!("TLS verifier: {e}")))?;
-    let verifier = Arc::new(Verifier {
-        inner,
+    let verifier = Verifier {
+        inner: Some(inner),
         pinned,
         provider: provider.clone(),
-    });
+        recorder: None,
+    };
+    build(verifier, versions, identity)
+}
+
+/// A configuration whose verifier records the server's chain in `recorder`
+/// and accepts it whatever it is (signatures are still checked). For
+/// diagnostics only: a connection made with it must never log in.
+pub(crate) fn dangerous_recording_config(
+    versions: Versions,
+    recorder: Arc<ChainRecorder>,
+) -> Result<Arc<ClientConfig>> {
+    let verifier = Verifier {
+        inner: None,
+        pinned: Vec::new(),
+        provider: Arc::new(rustls::crypto::ring::default_provider()),
+        recorder: Some(recorder),
+    };
+    build(verifier, versions, None)
+}
+
+fn build(
+    verifier: Verifier,
+    versions: Versions,
+    identity: Option<&Identity>,
+) -> Result<Arc<ClientConfig>> {
+    let provider = verifier.provider.clone();
     let versions: &[&rustls::SupportedProtocolVersion] = match versions {
         Versions::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
         Versions::Only12 => &[&rustls::version::TLS12],
         Versions::Only13 => &[&rustls::version::TLS13],
     };
+    let verifier = Arc::new(verifier);
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)?
         .dangerous()
@@ -125,12 +152,28 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-/// Certificate verification: webpki, or byte-equality with a cafile certificate.
+/// The certificate chain a diagnostic handshake saw (end entity first).
+#[derive(Debug, Default)]
+pub struct ChainRecorder {
+    chain: Mutex<Vec<CertificateDer<'static>>>,
+}
+
+impl ChainRecorder {
+    /// The chain of the last handshake; empty before any.
+    pub fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.chain.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Certificate verification: webpki, or byte-equality with a cafile
+/// certificate; or, for diagnostics only, record the chain and accept it.
 #[derive(Debug)]
 struct Verifier {
-    inner: Arc<WebPkiServerVerifier>,
+    /// None only for the diagnostic verifier.
+    inner: Option<Arc<WebPkiServerVerifier>>,
     pinned: Vec<CertificateDer<'static>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
+    recorder: Option<Arc<ChainRecorder>>,
 }
 
 impl ServerCertVerifier for Verifier {
@@ -142,10 +185,15 @@ impl ServerCertVerifier for Verifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+        let Some(inner) = &self.inner else {
+            let mut chain = vec![end_entity.clone().into_owned()];
+            chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+            if let Some(r) = &self.recorder {
+                *r.chain.lock().unwrap_or_else(|p| p.into_inner()) = chain;
+            }
+            return Ok(ServerCertVerified::assertion());
+        };
+        match inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Ok(v) => Ok(v),
             Err(e) => {
                 if self
@@ -199,7 +247,9 @@ impl ServerCertVerifier for Verifier {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

@@ -13,7 +13,7 @@ mod transfers;
 use crate::config::{MountConfig, TlsVersions};
 use crate::ftp::control::DataMode;
 use crate::ftp::tls::{self, Versions};
-use crate::ftp::{tls_diag, Command, ConnectOptions, Control, Error, TlsStart};
+use crate::ftp::{Command, ConnectOptions, Control, Error, TlsStart};
 use report::{Check, ControlInfo, PassiveInfo, Report, Server, Utf8Info};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -184,7 +184,8 @@ fn diagnose_certificate(
     now: UnixTime,
     report: &mut Report,
 ) {
-    let (config, recorder) = match tls_diag::recording_config(opts.versions) {
+    let recorder = std::sync::Arc::new(tls::ChainRecorder::default());
+    let config = match tls::dangerous_recording_config(opts.versions, recorder.clone()) {
         Ok(x) => x,
         Err(e) => {
             report.connection_error = Some(format!("diagnostic TLS setup: {e}"));

@@ -232,6 +232,14 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// The UTC `(year, month, day, hour, minute, second)` of seconds since
+/// the Unix epoch (for MFMT/MDTM stamps and for display).
+pub fn utc_civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400) as u32;
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 /// Seconds since the Unix epoch of a UTC civil date and time, checking every field.
 /// Years must be 1..=9999; seconds 0..=59.
 fn civil_to_unix(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<i64> {
