@@ -13,40 +13,16 @@
 
 mod common;
 
+use common::{close_checked, random_bytes};
+
 use common::mount::{run_bounded, Mount};
 use common::servers::{servers_available, TestServer};
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::IntoRawFd;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
-
-/// Deterministic pseudo-random bytes (xorshift64*).
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-/// close(2) with its result: Rust's File ignores errors of close.
-fn close_checked(f: fs::File) -> std::io::Result<()> {
-    let fd = f.into_raw_fd();
-    // SAFETY: fd was just released by File and is closed exactly once.
-    if unsafe { libc::close(fd) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
 
 fn run_ok(cmd: &mut Command) {
     let out = run_bounded(cmd, Duration::from_secs(60));
@@ -148,10 +124,16 @@ fn round_trip(server: &TestServer, opts: &[&str]) {
             .args(["-s", "1000"])
             .arg(m.join("d/again.bin")),
     );
-    assert_eq!(
-        fs::read(srv("d/again.bin")).unwrap(),
-        &random_bytes(100_000 + 4 * 777, 104)[..1000]
+    let mut want_bytes = random_bytes(100_000 + 4 * 777, 104)[..1000].to_vec();
+    assert_eq!(fs::read(srv("d/again.bin")).unwrap(), want_bytes);
+    run_ok(
+        Command::new("truncate")
+            .args(["-s", "1500"])
+            .arg(m.join("d/again.bin")),
     );
+    want_bytes.resize(1500, 0);
+    assert_eq!(fs::read(srv("d/again.bin")).unwrap(), want_bytes);
+    assert_eq!(fs::metadata(m.join("d/again.bin")).unwrap().len(), 1500);
     run_ok(
         Command::new("touch")
             .args(["-d", "2020-01-01 00:00:00 UTC"])
@@ -178,6 +160,14 @@ fn round_trip(server: &TestServer, opts: &[&str]) {
     fs::write(m.join("d/new"), b"replacement").unwrap();
     fs::rename(m.join("d/new"), m.join("d/log")).unwrap();
     assert_eq!(fs::read(srv("d/log")).unwrap(), b"replacement");
+
+    // chmod (SITE CHMOD), and df.
+    run_ok(Command::new("chmod").arg("600").arg(m.join("d/log")));
+    assert_eq!(
+        fs::metadata(srv("d/log")).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    run_ok(Command::new("df").arg(&m.path));
 
     // unlink and rmdir, ENOTEMPTY first.
     assert_eq!(

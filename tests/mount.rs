@@ -2,29 +2,15 @@
 
 mod common;
 
+use common::{close_checked, random_bytes};
+
 use common::mount::{run_bounded, Mount};
 use common::servers::{servers_available, TestServer};
 use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
-use std::os::fd::IntoRawFd;
-use std::os::unix::fs::FileExt;
+use std::io::{ErrorKind, Write};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, UNIX_EPOCH};
-
-/// Deterministic pseudo-random bytes (xorshift64*).
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
+use std::time::Duration;
 
 fn sha256(path: &Path) -> String {
     let out = run_bounded(
@@ -37,17 +23,6 @@ fn sha256(path: &Path) -> String {
         .next()
         .unwrap()
         .to_string()
-}
-
-/// close(2) with its result: Rust's File ignores errors of close.
-fn close_checked(f: fs::File) -> std::io::Result<()> {
-    let fd = f.into_raw_fd();
-    // SAFETY: fd was just released by File and is closed exactly once.
-    if unsafe { libc::close(fd) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 #[test]
@@ -103,136 +78,6 @@ fn directory_of_1000_files_is_listed_with_sizes() {
         assert_eq!(name, &format!("file {i:04}.txt"));
         assert_eq!(*size, i as u64);
     }
-}
-
-#[test]
-fn everyday_operations_reach_the_server() {
-    if !servers_available() {
-        return;
-    }
-    let server = TestServer::vsftpd();
-    let m = Mount::new(&server, &[]);
-    let srv = |p: &str| server.root.join(p);
-
-    // mkdir, create + write, mv into the directory
-    fs::create_dir(m.join("d")).unwrap();
-    assert!(srv("d").is_dir());
-    fs::write(m.join("big.iso"), random_bytes(300_000, 7)).unwrap();
-    fs::rename(m.join("big.iso"), m.join("d/big.iso")).unwrap();
-    assert!(!srv("big.iso").exists());
-    assert_eq!(
-        fs::read(srv("d/big.iso")).unwrap(),
-        random_bytes(300_000, 7)
-    );
-
-    // append (O_APPEND -> APPE)
-    fs::write(m.join("d/log"), b"one\n").unwrap();
-    let mut f = OpenOptions::new()
-        .append(true)
-        .open(m.join("d/log"))
-        .unwrap();
-    f.write_all(b"more\n").unwrap();
-    close_checked(f).unwrap();
-    assert_eq!(fs::read(srv("d/log")).unwrap(), b"one\nmore\n");
-    assert_eq!(fs::read(m.join("d/log")).unwrap(), b"one\nmore\n");
-
-    // truncate to a smaller size, then to a larger one
-    let f = OpenOptions::new()
-        .write(true)
-        .open(m.join("d/big.iso"))
-        .unwrap();
-    f.set_len(1000).unwrap();
-    close_checked(f).unwrap();
-    assert_eq!(
-        fs::read(srv("d/big.iso")).unwrap(),
-        &random_bytes(300_000, 7)[..1000]
-    );
-    let out = run_bounded(
-        Command::new("truncate")
-            .args(["-s", "1500"])
-            .arg(m.join("d/big.iso")),
-        Duration::from_secs(30),
-    );
-    assert!(out.status.success());
-    let mut want = random_bytes(300_000, 7)[..1000].to_vec();
-    want.resize(1500, 0);
-    assert_eq!(fs::read(srv("d/big.iso")).unwrap(), want);
-    assert_eq!(fs::metadata(m.join("d/big.iso")).unwrap().len(), 1500);
-
-    // touch -d sets the mtime on the server and reads back
-    let out = run_bounded(
-        Command::new("touch")
-            .args(["-d", "2020-01-01 00:00:00 UTC"])
-            .arg(m.join("d/log")),
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let want_t = UNIX_EPOCH + Duration::from_secs(1_577_836_800);
-    assert_eq!(
-        fs::metadata(srv("d/log")).unwrap().modified().unwrap(),
-        want_t
-    );
-    assert_eq!(
-        fs::metadata(m.join("d/log")).unwrap().modified().unwrap(),
-        want_t
-    );
-
-    // random writes on O_RDWR
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(m.join("d/log"))
-        .unwrap();
-    f.write_all_at(b"ONE", 0).unwrap();
-    let mut back = String::new();
-    f.seek(SeekFrom::Start(0)).unwrap();
-    f.read_to_string(&mut back).unwrap();
-    assert_eq!(back, "ONE\nmore\n");
-    close_checked(f).unwrap();
-    assert_eq!(fs::read(srv("d/log")).unwrap(), b"ONE\nmore\n");
-
-    // rename over an existing file
-    fs::write(m.join("d/other"), b"replaced").unwrap();
-    fs::rename(m.join("d/other"), m.join("d/log")).unwrap();
-    assert_eq!(fs::read(srv("d/log")).unwrap(), b"replaced");
-    assert!(!srv("d/other").exists());
-
-    // chmod through SITE CHMOD
-    let out = run_bounded(
-        Command::new("chmod").arg("600").arg(m.join("d/log")),
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        fs::metadata(srv("d/log")).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-
-    // df works
-    let out = run_bounded(
-        Command::new("df").arg("-h").arg(&m.path),
-        Duration::from_secs(30),
-    );
-    assert!(out.status.success());
-
-    // unlink and rmdir
-    assert_eq!(
-        fs::remove_dir(m.join("d")).unwrap_err().raw_os_error(),
-        Some(libc::ENOTEMPTY)
-    );
-    fs::remove_file(m.join("d/log")).unwrap();
-    fs::remove_file(m.join("d/big.iso")).unwrap();
-    fs::remove_dir(m.join("d")).unwrap();
-    assert!(!srv("d").exists());
 }
 
 #[test]
