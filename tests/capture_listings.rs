@@ -32,6 +32,12 @@ enum SeedKind {
     Dir,
     /// A symbolic link to this (existing, relative) target.
     Symlink(&'static str),
+    /// A sparse regular file of this many bytes.
+    Sparse(u64),
+    /// A named pipe.
+    Fifo,
+    /// A character device (major, minor).
+    CharDev(u32, u32),
 }
 
 /// One entry created in `/seed`.
@@ -144,6 +150,55 @@ const SEEDS: &[Seed] = &[
         mtime: 1_787_292_428, // 2026-08-21 06:07:08
         owner: Some(ORPHAN),
     },
+    Seed {
+        name: " leading-space.txt",
+        kind: SeedKind::File(8),
+        mode: 0o644,
+        mtime: 1_793_442_660, // 2026-10-31 10:31:00
+        owner: None,
+    },
+    Seed {
+        name: "big.bin",
+        kind: SeedKind::Sparse(5_000_000_000),
+        mode: 0o644,
+        mtime: 1_791_209_716, // 2026-10-05 14:15:16
+        owner: None,
+    },
+    Seed {
+        name: "setuid-bin",
+        kind: SeedKind::File(64),
+        mode: 0o4755,
+        mtime: 1_788_944_949, // 2026-09-09 09:09:09
+        owner: None,
+    },
+    Seed {
+        name: "sticky-dir",
+        kind: SeedKind::Dir,
+        mode: 0o1777,
+        mtime: 1_793_442_660, // 2026-10-31 10:31:00
+        owner: None,
+    },
+    Seed {
+        name: "setgid-dir",
+        kind: SeedKind::Dir,
+        mode: 0o2775,
+        mtime: 1_793_654_543, // 2026-11-02 21:22:23
+        owner: None,
+    },
+    Seed {
+        name: "fifo",
+        kind: SeedKind::Fifo,
+        mode: 0o644,
+        mtime: 1_794_395_471, // 2026-11-11 11:11:11
+        owner: None,
+    },
+    Seed {
+        name: "null-dev",
+        kind: SeedKind::CharDev(1, 3),
+        mode: 0o666,
+        mtime: 1_787_292_428, // 2026-08-21 06:07:08
+        owner: None,
+    },
 ];
 
 /// How a server's MLSD shows a symlink.
@@ -156,8 +211,18 @@ enum MlsdLink {
     Followed,
 }
 
+/// How a server's MLSD shows a FIFO or a device.
+#[derive(Clone, Copy)]
+enum MlsdSpecial {
+    /// A `type=` other than file/dir (kind `other`), with `size=` or not.
+    Other { size: bool },
+    /// `type=file` with `size=`.
+    AsFile,
+}
+
 /// How a server's MLSD shows things (facts it sends), as observed.
 struct MlsdProfile {
+    special: MlsdSpecial,
     symlink: MlsdLink,
     /// `size=` for directories (else `sizd=` or nothing: no size).
     dir_size: bool,
@@ -213,6 +278,7 @@ const PROFILES: &[Profile] = &[
         list_numeric_owner: false,
         list_numeric_group: false,
         mlsd: Some(MlsdProfile {
+            special: MlsdSpecial::AsFile,
             symlink: MlsdLink::Link,
             dir_size: false,
             mode: true,
@@ -230,6 +296,7 @@ const PROFILES: &[Profile] = &[
             "modify and UNIX.mode (lstat), but its unique= is the TARGET's (same as target.txt).",
             "Directories get no size= fact. UNIX.owner/UNIX.group are numeric (uid/gid); the",
             "orphan file shows UNIX.owner=54321 but UNIX.ownername=ftpsfs-test (sic, proftpd).",
+            "The FIFO and the character device are shown as type=file;size=0 (kind file).",
         ],
     },
     Profile {
@@ -237,6 +304,7 @@ const PROFILES: &[Profile] = &[
         list_numeric_owner: true,
         list_numeric_group: false,
         mlsd: Some(MlsdProfile {
+            special: MlsdSpecial::Other { size: true },
             symlink: MlsdLink::Link,
             dir_size: false,
             mode: true,
@@ -254,6 +322,8 @@ const PROFILES: &[Profile] = &[
             "pure-ftpd: the symlink is type=OS.unix=slink: with an EMPTY target (no target)",
             "and its own facts (lstat: size 10, 0777, its own unique=).",
             "Directories get sizd=, not size=: no size. MLSD shows the dotfile.",
+            "The FIFO and the character device are type=unknown;size=0: kind other, size 0",
+            "(the parser cannot tell a device from a FIFO here), although LIST omits both.",
         ],
     },
     Profile {
@@ -261,6 +331,7 @@ const PROFILES: &[Profile] = &[
         list_numeric_owner: false,
         list_numeric_group: false,
         mlsd: Some(MlsdProfile {
+            special: MlsdSpecial::AsFile,
             symlink: MlsdLink::Followed,
             dir_size: true,
             mode: false,
@@ -276,7 +347,7 @@ const PROFILES: &[Profile] = &[
         mlsd_notes: &[
             "pyftpdlib: the symlink is listed AS ITS TARGET (type=file, the target's size,",
             "modify and unique=). Default facts only (no UNIX.mode/uid/gid); directories",
-            "get size=.",
+            "get size=. The FIFO and the character device are type=file;size=0 (kind file).",
         ],
     },
 ];
@@ -341,12 +412,27 @@ fn seed(dir: &Path, user: (u32, u32)) -> Vec<Truth> {
             }
             SeedKind::Dir => std::fs::create_dir(&p).unwrap(),
             SeedKind::Symlink(t) => std::os::unix::fs::symlink(t, &p).unwrap(),
+            SeedKind::Sparse(n) => std::fs::File::create(&p).unwrap().set_len(n).unwrap(),
+            SeedKind::Fifo => {
+                let c = CString::new(p.as_os_str().as_bytes()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+                assert_eq!(rc, 0, "mkfifo {p:?}: {}", std::io::Error::last_os_error());
+            }
+            SeedKind::CharDev(major, minor) => {
+                let c = CString::new(p.as_os_str().as_bytes()).unwrap();
+                let dev = libc::makedev(major, minor);
+                // SAFETY: a valid NUL-terminated path.
+                let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o600, dev) };
+                assert_eq!(rc, 0, "mknod {p:?}: {}", std::io::Error::last_os_error());
+            }
         }
+        // chown first: it clears the set-user-ID bit that chmod sets.
+        let (uid, gid) = s.owner.unwrap_or(user);
+        std::os::unix::fs::lchown(&p, Some(uid), Some(gid)).unwrap();
         if !matches!(s.kind, SeedKind::Symlink(_)) {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(s.mode)).unwrap();
         }
-        let (uid, gid) = s.owner.unwrap_or(user);
-        std::os::unix::fs::lchown(&p, Some(uid), Some(gid)).unwrap();
     }
     // mtimes last: creating entries changes the directory's.
     for s in SEEDS {
@@ -362,6 +448,9 @@ fn seed(dir: &Path, user: (u32, u32)) -> Vec<Truth> {
             let followed = std::fs::metadata(&p).unwrap();
             assert_eq!(meta.mtime(), s.mtime, "{p:?}");
             assert_eq!(meta.mtime_nsec(), 0, "{p:?}");
+            if !matches!(s.kind, SeedKind::Symlink(_)) {
+                assert_eq!(meta.mode() & 0o7777, s.mode, "{p:?}");
+            }
             Truth {
                 seed: s,
                 meta,
@@ -516,9 +605,11 @@ fn list_expected(body: &[u8], truth: &[Truth], p: &Profile, now: i64, header: &[
             SeedKind::Symlink(target) => Some(target),
             _ => None,
         };
+        // `major, minor` instead of a size for devices
+        let size = (!matches!(t.seed.kind, SeedKind::CharDev(..))).then(|| m.size());
         out.push(row(
             kind_name(m),
-            Some(m.size()),
+            size,
             Some((list_time(m.mtime(), now), false)),
             Some(m.mode() & 0o7777),
             numeric_owner.then(|| m.uid()),
@@ -527,6 +618,14 @@ fn list_expected(body: &[u8], truth: &[Truth], p: &Profile, now: i64, header: &[
             t.seed.name,
             target,
         ));
+    }
+    if seen.contains(&"null-dev") {
+        out.insert(
+            1,
+            "# The character device 1,3 is listed with size 0 (its st_size), not `1,   3`; \
+             a device has no size (ListEntry::size): -."
+                .into(),
+        );
     }
     finish(out, truth, &seen, "LIST -a")
 }
@@ -548,7 +647,13 @@ fn mlsd_expected(body: &[u8], truth: &[Truth], p: &MlsdProfile, header: &[String
             (true, MlsdLink::Link) => (&t.meta, "link", None),
             (false, _) => (&t.meta, kind_name(&t.meta), None),
         };
-        let size = (kind != "dir" || p.dir_size).then(|| m.size());
+        let special = matches!(t.seed.kind, SeedKind::Fifo | SeedKind::CharDev(..));
+        let (kind, size) = match (special, p.special) {
+            (true, MlsdSpecial::AsFile) => ("file", true),
+            (true, MlsdSpecial::Other { size }) => (kind, size),
+            (false, _) => (kind, kind != "dir" || p.dir_size),
+        };
+        let size = size.then(|| m.size());
         out.push(row(
             kind,
             size,
@@ -577,9 +682,7 @@ fn finish(mut out: Vec<String>, truth: &[Truth], seen: &[&str], what: &str) -> S
         let n = seen.iter().filter(|s| **s == t.seed.name).count();
         match n {
             1 => {}
-            0 if t.seed.name.starts_with('.') => {
-                out.insert(1, format!("# {what} hides the dotfile {:?}.", t.seed.name));
-            }
+            0 => out.insert(1, format!("# {what} does not show {:?}.", t.seed.name)),
             _ => panic!("{what}: {:?} listed {n} times", t.seed.name),
         }
     }
