@@ -621,7 +621,7 @@ fn list_expected(body: &[u8], truth: &[Truth], p: &Profile, now: i64, header: &[
     }
     if seen.contains(&"null-dev") {
         out.insert(
-            1,
+            header_end(&out),
             "# The character device 1,3 is listed with size 0 (its st_size), not `1,   3`; \
              a device has no size (ListEntry::size): -."
                 .into(),
@@ -642,10 +642,11 @@ fn mlsd_expected(body: &[u8], truth: &[Truth], p: &MlsdProfile, header: &[String
         };
         seen.push(t.seed.name);
         let link = matches!(t.seed.kind, SeedKind::Symlink(_));
-        let (m, kind, target) = match (link, p.symlink) {
-            (true, MlsdLink::Followed) => (&t.followed, kind_name(&t.followed), None),
-            (true, MlsdLink::Link) => (&t.meta, "link", None),
-            (false, _) => (&t.meta, kind_name(&t.meta), None),
+        // (no server here sends a symlink's target in MLSD)
+        let (m, kind) = match (link, p.symlink) {
+            (true, MlsdLink::Followed) => (&t.followed, kind_name(&t.followed)),
+            (true, MlsdLink::Link) => (&t.meta, "link"),
+            (false, _) => (&t.meta, kind_name(&t.meta)),
         };
         let special = matches!(t.seed.kind, SeedKind::Fifo | SeedKind::CharDev(..));
         let (kind, size) = match (special, p.special) {
@@ -670,10 +671,15 @@ fn mlsd_expected(body: &[u8], truth: &[Truth], p: &MlsdProfile, header: &[String
                 f(u.dev(), u.ino())
             }),
             t.seed.name,
-            target,
+            None,
         ));
     }
     finish(out, truth, &seen, "MLSD")
+}
+
+/// Where the `#` header lines of `.expected` lines end.
+fn header_end(out: &[String]) -> usize {
+    out.iter().take_while(|l| l.starts_with('#')).count()
 }
 
 /// Checks every seed entry was listed once (a dotfile may be hidden: noted).
@@ -682,7 +688,10 @@ fn finish(mut out: Vec<String>, truth: &[Truth], seen: &[&str], what: &str) -> S
         let n = seen.iter().filter(|s| **s == t.seed.name).count();
         match n {
             1 => {}
-            0 => out.insert(1, format!("# {what} does not show {:?}.", t.seed.name)),
+            0 => {
+                let at = header_end(&out);
+                out.insert(at, format!("# {what} does not show {:?}.", t.seed.name));
+            }
             _ => panic!("{what}: {:?} listed {n} times", t.seed.name),
         }
     }
@@ -691,13 +700,54 @@ fn finish(mut out: Vec<String>, truth: &[Truth], seen: &[&str], what: &str) -> S
     s
 }
 
-fn header(kind: &str, what: &str, notes: &[&str]) -> Vec<String> {
+fn header(version: &str, what: &str, notes: &[&str]) -> Vec<String> {
     let mut h = vec![format!(
-        "# REAL capture from {kind} ({what} of /seed) by tests/capture_listings.rs; \
+        "# REAL capture from {version} ({what} of /seed) by tests/capture_listings.rs; \
          expected values come from the seed on disk, not from the parser."
     )];
     h.extend(notes.iter().map(|n| format!("# {n}")));
     h
+}
+
+/// stdout of a quick command, bounded by coreutils `timeout`.
+fn output_of(args: &[&str]) -> String {
+    let out = std::process::Command::new("timeout")
+        .arg("10")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The version of the server software a kind runs, e.g. `ProFTPD Version 1.3.8`.
+fn server_version(kind: &str) -> String {
+    let opt = common::servers::OPT;
+    let v = match kind {
+        // vsftpd -v prints its version on fd 0
+        "vsftpd" => format!(
+            "{} (Debian {})",
+            output_of(&["sh", "-c", "/usr/sbin/vsftpd -v 0>&1"]),
+            output_of(&["dpkg-query", "-W", "-f", "${Version}", "vsftpd"])
+        ),
+        "proftpd" => output_of(&[&format!("{opt}/proftpd/usr/sbin/proftpd"), "-v"]),
+        "pure-ftpd" => output_of(&[&format!("{opt}/pure-ftpd/usr/sbin/pure-ftpd"), "--help"])
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        "pyftpdlib" => format!(
+            "pyftpdlib {}",
+            output_of(&[
+                &format!("{opt}/pyftpdlib/venv/bin/python"),
+                "-c",
+                "import pyftpdlib; print(pyftpdlib.__ver__)",
+            ])
+        ),
+        other => panic!("unknown kind {other}"),
+    };
+    assert!(!v.trim().is_empty(), "no version for {kind}");
+    v
 }
 
 #[test]
@@ -706,9 +756,30 @@ fn capture_real_listings() {
     if !common::servers::servers_available() {
         return;
     }
+    // Servers print local times in LIST; the .expected files assume UTC.
+    assert_eq!(
+        output_of(&["date", "+%z"]),
+        "+0000",
+        "run with the machine in UTC"
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // Servers switch LIST to `Mon DD  YYYY` at about six months (180 to 183
+    // days, in the future too): no seed may be near that edge.
+    for s in SEEDS {
+        let days = (now - s.mtime).abs() / 86_400;
+        assert!(
+            !(170..=195).contains(&days),
+            "{:?} is {days} days old: too near the six-month edge of LIST dates",
+            s.name
+        );
+    }
     let out_dir = fixture_dir();
     let user = passwd_ids("ftpsfs-test");
     for p in PROFILES {
+        let version = server_version(p.kind);
         let server = TestServer::by_kind(p.kind);
         let truth = seed(&server.root.join("seed"), user);
         let mut c = connect(&server);
@@ -716,10 +787,6 @@ fn capture_real_listings() {
         assert_eq!(has_mlsd, p.mlsd.is_some(), "{}: MLSD in FEAT", p.kind);
         c.cwd("/seed").expect("CWD /seed");
         let list = transfer(&mut c, &Command::with_arg("LIST", "-a").unwrap());
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
         let stem = format!("real-{}-list", p.kind);
         std::fs::write(out_dir.join(format!("{stem}.txt")), &list).unwrap();
         let exp = list_expected(
@@ -727,7 +794,7 @@ fn capture_real_listings() {
             &truth,
             p,
             now,
-            &header(p.kind, "LIST -a", p.list_notes),
+            &header(&version, "LIST -a", p.list_notes),
         );
         std::fs::write(out_dir.join(format!("{stem}.expected")), &exp).unwrap();
         println!(
@@ -738,7 +805,7 @@ fn capture_real_listings() {
             let body = transfer(&mut c, &Command::new("MLSD"));
             let stem = format!("real-{}-mlsd", p.kind);
             std::fs::write(out_dir.join(format!("{stem}.txt")), &body).unwrap();
-            let exp = mlsd_expected(&body, &truth, mp, &header(p.kind, "MLSD", p.mlsd_notes));
+            let exp = mlsd_expected(&body, &truth, mp, &header(&version, "MLSD", p.mlsd_notes));
             std::fs::write(out_dir.join(format!("{stem}.expected")), &exp).unwrap();
             println!(
                 "===== {stem}\n{}\n----- expected\n{exp}",
