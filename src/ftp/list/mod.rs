@@ -659,6 +659,11 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(e.mode, Some(0o7644));
+        // a device's st_size (0) in the size column, as vsftpd/proftpd/pyftpdlib show it
+        let e = parse_unix_line(b"crw-rw-rw- 1 a b 0 Jan 02  2020 null", now)
+            .unwrap()
+            .unwrap();
+        assert_eq!((e.kind, e.size), (EntryKind::Other, None));
         assert!(parse_unix_line(b"-rw-r--r-- 1 a b 3 Jan 02  2020", now).is_err());
         assert!(parse_unix_line(b"-rw-r--r-- 1 a b 3 Jan 02  2020 ", now).is_err());
         assert!(parse_unix_line(b"-rw-r--r-- 1 a b 3 Jan 32  2020 x", now).is_err());

@@ -166,7 +166,8 @@ fn date_at(line: &[u8], toks: &[(usize, usize)], i: usize, now: i64) -> Option<D
 }
 
 /// The size column(s) just before the date at token `i`: `(size, first size token)`.
-/// Device entries (`c`/`b`) may show `major, minor` instead: size `None`.
+/// Device entries (`c`/`b`) may show `major, minor` instead, or a plain number (their
+/// st_size, 0: vsftpd, proftpd and pyftpdlib do that): size `None` either way.
 fn size_before(
     line: &[u8],
     toks: &[(usize, usize)],
@@ -192,6 +193,10 @@ fn size_before(
                 }
             }
         }
+        if matches!(kind, b'c' | b'b') {
+            // a device has no size in bytes (ListEntry::size), whatever the column says
+            return Some((None, j));
+        }
         return Some((Some(size), j));
     }
     if matches!(kind, b'c' | b'b') {
@@ -215,10 +220,10 @@ fn size_before(
 /// * Then optional link count, owner and group columns (any of them may be missing;
 ///   with two columns the first is the link count when numeric, else owner and group).
 ///   Numeric owner/group columns fill `uid`/`gid`.
-/// * Then the size (`major, minor` for devices, which leaves `size` empty) and the
-///   date: `Jan  2  2020` (midnight UTC), `Jan  2 14:30` (year guessed: the year of
-///   `now`, or the year before when that would put the date more than one day after
-///   `now`), `Jan  2 14:30:05 2020` (BSD `ls -lT`, exact), or
+/// * Then the size (`major, minor` or a plain number for devices, which leaves
+///   `size` empty either way) and the date: `Jan  2  2020` (midnight UTC),
+///   `Jan  2 14:30` (year guessed: the year of `now`, or the year before when that
+///   would put the date more than one day after `now`), `Jan  2 14:30:05 2020` (BSD `ls -lT`, exact), or
 ///   `2020-01-02 14:30:05.000000000 +0000` (`ls --full-time`, exact; the offset is
 ///   applied, without it the time is UTC). Month names are case-insensitive.
 /// * The name is everything after the date and exactly one blank, so further leading
