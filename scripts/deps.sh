@@ -39,7 +39,8 @@ proftpd_tls=$OPT/proftpd/usr/lib/proftpd/mod_tls.so
 pureftpd_bin=$OPT/pure-ftpd/usr/sbin/pure-ftpd
 purepw_bin=$OPT/pure-ftpd/usr/bin/pure-pw
 venv=$OPT/pyftpdlib/venv
-pip_pkgs=(pyftpdlib pyopenssl)
+# pinned: the versions the tests were written against (pyftpdlib 2.x answers 125, sends TLS 1.3 tickets on data connections)
+pip_pkgs=(pyftpdlib==2.2.0 pyopenssl==26.4.0 cryptography==50.0.2)
 
 log() { echo "deps: $*" >&2; }
 fail() { log "error: $*"; exit 1; }
