@@ -1009,7 +1009,8 @@ fn s09_3_command_before_auth_when_the_user_asks() {
         s.expect_closed()
     });
     let mut opts = srv.options();
-    opts.sequence.before_auth = vec![Command::raw("USER alice").unwrap()];
+    assert!(Command::raw("USER alice").is_err());
+    opts.sequence.before_auth = vec![Command::with_arg("USER", "alice").unwrap()];
     let e = Control::connect(&opts).expect_err("USER before AUTH is refused");
     assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
     let t = srv.finish();

@@ -89,17 +89,6 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
                 crate::ftp::Command::raw(v).map_err(|e| {
                     CliError::usage(format!("bad value for option before_auth: {v:?}: {e}"))
                 })?;
-                if matches!(
-                    v.split_whitespace()
-                        .next()
-                        .map(|w| w.to_ascii_uppercase())
-                        .as_deref(),
-                    Some("USER" | "PASS" | "ACCT")
-                ) {
-                    return Err(CliError::usage(
-                        "before_auth cannot carry login commands: they would travel in plaintext",
-                    ));
-                }
                 cfg.before_auth.push(v.to_string())
             }
             "protect_before_login" => cfg.protect_before_login = true,

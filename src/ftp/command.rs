@@ -32,8 +32,9 @@ impl Command {
     }
 
     /// A command typed by the user, e.g. `SITE UMASK 002` or `HOST example.org`.
-    /// The verb must be one of [`USER_VERBS`]: commands that open data
-    /// connections or change the session's state behind our back are refused.
+    /// The verb must be one of [`USER_VERBS`]: login commands, commands that
+    /// open data connections or change the session's state behind our back
+    /// are refused.
     pub fn raw(line: &str) -> Result<Command> {
         let (verb, arg) = match line.trim().split_once(' ') {
             Some((v, a)) => (v, Some(a.trim())),
@@ -72,8 +73,7 @@ impl Command {
 
 /// Verbs a user may ask to send as they are ([`Command::raw`]).
 pub const USER_VERBS: &[&str] = &[
-    "SITE", "HOST", "CLNT", "CSID", "FEAT", "SYST", "OPTS", "NOOP", "LANG", "HELP", "USER", "PASS",
-    "ACCT",
+    "SITE", "HOST", "CLNT", "CSID", "FEAT", "SYST", "OPTS", "NOOP", "LANG", "HELP",
 ];
 
 /// Shows the command as logged: the argument of PASS is always redacted.
@@ -96,7 +96,15 @@ mod tests {
         let c = Command::raw("site umask 002").unwrap();
         assert_eq!(c.to_wire(), b"SITE umask 002\r\n");
         assert_eq!(Command::raw("HOST").unwrap().to_wire(), b"HOST\r\n");
-        for bad in ["RETR x", "REIN", "DELE f", "", "SITE a\r\nDELE b"] {
+        for bad in [
+            "RETR x",
+            "REIN",
+            "DELE f",
+            "",
+            "SITE a\r\nDELE b",
+            "PASS x",
+            "user bob",
+        ] {
             assert!(Command::raw(bad).is_err(), "{bad:?}");
         }
     }
