@@ -3,6 +3,8 @@
 //! Stands apart from the filesystem and the remote: the filesystem asks it
 //! first and invalidates a directory whenever it changes that directory.
 
+pub mod listings;
+
 use crate::remote::Entry;
 use lru::LruCache;
 use std::num::NonZeroUsize;

@@ -72,6 +72,13 @@ impl InodeTable {
         ino
     }
 
+    /// One more kernel lookup of an inode that exists.
+    pub fn count(&mut self, ino: u64) {
+        if let Some(n) = self.by_ino.get_mut(&ino) {
+            n.lookups += 1;
+        }
+    }
+
     /// The kernel forgot `n` lookups of `ino`.
     pub fn forget(&mut self, ino: u64, n: u64) {
         if ino == ROOT {

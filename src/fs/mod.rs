@@ -11,9 +11,10 @@ pub mod workers;
 
 use crate::remote::{Kind, Result};
 use fuser::{
-    Errno, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig,
-    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
-    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+    Errno, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
+    Request, TimeOrNow, WriteFlags,
 };
 pub use ops::{Core, FsOptions};
 use std::ffi::OsStr;
@@ -102,6 +103,11 @@ impl Filesystem for FtpsFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         let _ = config.set_max_write(MAX_IO);
         let _ = config.set_max_readahead(MAX_IO);
+        // Attributes come with the listing: `ls -l` needs no lookups.
+        let plus = InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO;
+        if let Err(missing) = config.add_capabilities(plus) {
+            log::debug!("kernel lacks {missing:?}: plain readdir");
+        }
         Ok(())
     }
 
@@ -302,6 +308,31 @@ impl Filesystem for FtpsFs {
                 for (ino, next, kind, name) in entries {
                     if reply.add(INodeNo(ino), next, file_type(kind), name) {
                         break;
+                    }
+                }
+                reply.ok();
+            }
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        match self.core.readdirplus(ino.0, fh.0, offset) {
+            Ok(entries) => {
+                for (attr, next, name) in entries {
+                    let ino = attr.ino;
+                    if reply.add(ino, next, &name, &TTL, &attr, Generation(0)) {
+                        break;
+                    }
+                    if name != "." && name != ".." {
+                        self.core.looked_up(ino.0);
                     }
                 }
                 reply.ok();

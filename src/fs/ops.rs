@@ -4,9 +4,10 @@
 use super::attr::{self, Owner};
 use super::handle::{Handle, State};
 use super::inode::{InodeTable, ROOT};
+use crate::cache::listings::Listings;
 use crate::cache::DirCache;
 use crate::remote::{join, split, Entry, Error, Kind, Remote, Result};
-use fuser::FileAttr;
+use fuser::{FileAttr, INodeNo};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,12 +20,23 @@ pub struct FsOptions {
     pub owner: Owner,
     /// Refuse every change.
     pub read_only: bool,
+    /// Threads listing directories ahead of a tree walk (0: none).
+    pub list_ahead: usize,
+}
+
+/// One slot of an open directory: `.`, `..` (no entry) or a listed entry.
+struct DirSlot {
+    ino: u64,
+    /// Offset of the slot after this one.
+    next: u64,
+    name: String,
+    entry: Option<Entry>,
 }
 
 /// The state shared by every request.
 pub struct Core {
     remote: Arc<dyn Remote>,
-    cache: DirCache,
+    listings: Arc<Listings>,
     inodes: Mutex<InodeTable>,
     handles: Mutex<HashMap<u64, Arc<Mutex<Handle>>>>,
     dirs: Mutex<HashMap<u64, Arc<Vec<Entry>>>>,
@@ -59,8 +71,8 @@ impl Core {
     /// A filesystem over `remote` with a listing cache.
     pub fn new(remote: Arc<dyn Remote>, cache: DirCache, opts: FsOptions) -> Core {
         Core {
+            listings: Listings::new(Arc::clone(&remote), cache, opts.list_ahead),
             remote,
-            cache,
             inodes: Mutex::new(InodeTable::default()),
             handles: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
@@ -86,12 +98,7 @@ impl Core {
 
     /// The listing of `dir`, from the cache or the server.
     pub fn listing(&self, dir: &str) -> Result<Arc<Vec<Entry>>> {
-        if let Some(l) = self.cache.get(dir) {
-            return Ok(l);
-        }
-        let l = Arc::new(self.remote.list(dir)?);
-        self.cache.put(dir, Arc::clone(&l));
-        Ok(l)
+        self.listings.get(dir)
     }
 
     fn entry(&self, path: &str) -> Result<Entry> {
@@ -124,7 +131,7 @@ impl Core {
     }
 
     fn changed(&self, path: &str) {
-        self.cache.invalidate(split(path).0);
+        self.listings.invalidate(split(path).0);
     }
 
     /// Looks up `name` in directory `parent` (one kernel lookup counted).
@@ -357,6 +364,7 @@ impl Core {
     pub fn opendir(&self, ino: u64) -> Result<u64> {
         let path = self.path(ino)?;
         let l = self.listing(&path)?;
+        self.listings.opened(&path);
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         lock(&self.dirs).insert(fh, l);
         Ok(fh)
@@ -364,32 +372,87 @@ impl Core {
 
     /// Entries of an open directory from index `offset`: (ino, next offset, kind, name).
     pub fn readdir(&self, ino: u64, fh: u64, offset: u64) -> Result<Vec<(u64, u64, Kind, String)>> {
+        Ok(self
+            .dir_entries(ino, fh, offset)?
+            .into_iter()
+            .map(|d| (d.ino, d.next, d.entry.map_or(Kind::Dir, |e| e.kind), d.name))
+            .collect())
+    }
+
+    /// Like [`Core::readdir`] with each entry's attributes, from the same
+    /// listing (so `ls -l` needs no lookups). The kernel counts a lookup for
+    /// every entry it receives except `.` and `..`: call [`Core::looked_up`]
+    /// for each one handed over.
+    pub fn readdirplus(
+        &self,
+        ino: u64,
+        fh: u64,
+        offset: u64,
+    ) -> Result<Vec<(FileAttr, u64, String)>> {
+        let entries = self.dir_entries(ino, fh, offset)?;
+        let mut out = Vec::with_capacity(entries.len());
+        for DirSlot {
+            ino,
+            next,
+            name,
+            entry,
+        } in entries
+        {
+            let attr = match entry {
+                Some(mut e) => {
+                    if let Some(size) = self.local_size(ino) {
+                        e.size = size;
+                    }
+                    attr::from_entry(ino, &e, &self.opts.owner)
+                }
+                // "." and "..": the kernel uses only their type.
+                None => FileAttr {
+                    ino: INodeNo(ino),
+                    ..attr::root(&self.opts.owner)
+                },
+            };
+            out.push((attr, next, name));
+        }
+        Ok(out)
+    }
+
+    /// One more kernel lookup of `ino` (an entry of readdirplus).
+    pub fn looked_up(&self, ino: u64) {
+        lock(&self.inodes).count(ino);
+    }
+
+    /// `.`, `..` (without entry) and the listing of an open directory, from
+    /// index `offset`.
+    fn dir_entries(&self, ino: u64, fh: u64, offset: u64) -> Result<Vec<DirSlot>> {
         let path = self.path(ino)?;
         let listing = lock(&self.dirs).get(&fh).cloned().ok_or_else(enoent)?;
-        let mut out = Vec::new();
+        let mut inodes = lock(&self.inodes);
         let parent = if ino == ROOT {
             ROOT
         } else {
-            lock(&self.inodes).ino(split(&path).0, false)
+            inodes.ino(split(&path).0, false)
         };
-        let mut all: Vec<(u64, Kind, String)> = vec![
-            (ino, Kind::Dir, ".".into()),
-            (parent, Kind::Dir, "..".into()),
+        let dots = [
+            (ino, ".".to_string(), None),
+            (parent, "..".to_string(), None),
         ];
-        {
-            let mut inodes = lock(&self.inodes);
-            for e in listing.iter() {
-                all.push((
-                    inodes.ino(&join(&path, &e.name), false),
-                    e.kind,
-                    e.name.clone(),
-                ));
-            }
-        }
-        for (i, (ino, kind, name)) in all.into_iter().enumerate().skip(offset as usize) {
-            out.push((ino, i as u64 + 1, kind, name));
-        }
-        Ok(out)
+        let entries = listing.iter().map(|e| (0, e.name.clone(), Some(e.clone())));
+        Ok(dots
+            .into_iter()
+            .chain(entries)
+            .enumerate()
+            .skip(offset as usize)
+            .map(|(i, (ino, name, entry))| DirSlot {
+                ino: if entry.is_some() {
+                    inodes.ino(&join(&path, &name), false)
+                } else {
+                    ino
+                },
+                next: i as u64 + 1,
+                name,
+                entry,
+            })
+            .collect())
     }
 
     /// Closes a directory handle.
@@ -412,7 +475,7 @@ impl Core {
         let path = join(&self.path(parent)?, name);
         self.remote.rmdir(&path)?;
         self.changed(&path);
-        self.cache.invalidate_tree(&path);
+        self.listings.invalidate_tree(&path);
         lock(&self.inodes).unlink(&path);
         Ok(())
     }
@@ -443,7 +506,7 @@ impl Core {
         self.remote.rename(&from, &to)?;
         self.changed(&from);
         self.changed(&to);
-        self.cache.invalidate_tree(&from);
+        self.listings.invalidate_tree(&from);
         lock(&self.inodes).rename(&from, &to);
         let prefix = format!("{from}/");
         for h in &open {
@@ -485,6 +548,7 @@ mod tests {
                     read_only: false,
                 },
                 read_only: false,
+                list_ahead: 0,
             },
         );
         (core, mem)
@@ -537,6 +601,30 @@ mod tests {
         c.flush(fh).unwrap();
         assert_eq!(mem.contents("/f").unwrap(), b"012abc6789");
         c.release(fh).unwrap();
+    }
+
+    #[test]
+    fn readdirplus_gives_attributes_from_the_listing() {
+        let (c, mem) = core();
+        mem.put("/a", b"12345");
+        mem.mkdir("/d").unwrap();
+        let fh = c.opendir(ROOT).unwrap();
+        let all = c.readdirplus(ROOT, fh, 0).unwrap();
+        let names: Vec<&str> = all.iter().map(|(_, _, n)| n.as_str()).collect();
+        assert_eq!(names, [".", "..", "a", "d"]);
+        let (a, _, _) = &all[2];
+        assert_eq!(a.size, 5);
+        assert_eq!(all[3].0.kind, fuser::FileType::Directory);
+        // From an offset, as the kernel continues a full buffer.
+        let rest = c.readdirplus(ROOT, fh, 3).unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].2, "d");
+        assert_eq!(rest[0].0.ino, all[3].0.ino);
+        // Counted lookups keep the inode until the kernel forgets them.
+        c.looked_up(a.ino.0);
+        c.forget(a.ino.0, 1);
+        assert!(c.getattr(a.ino.0).is_err(), "forgotten inode is gone");
+        c.releasedir(fh);
     }
 
     #[test]
@@ -662,6 +750,7 @@ mod tests {
                     read_only: true,
                 },
                 read_only: true,
+                list_ahead: 0,
             },
         );
         assert_eq!(
