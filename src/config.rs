@@ -80,9 +80,9 @@ pub struct MountConfig {
     pub before_auth: Vec<String>,
     /// `protect_before_login`: PBSZ/PROT before USER/PASS.
     pub protect_before_login: bool,
-    /// `list_ahead=N`: threads listing directories ahead of a tree walk;
-    /// default one less than `connections`.
-    pub list_ahead: Option<usize>,
+    /// `walk_ahead=N`: threads listing directories and fetching small files
+    /// ahead of a tree walk; default one less than `connections`.
+    pub walk_ahead: Option<usize>,
 }
 
 impl MountConfig {
@@ -115,7 +115,7 @@ impl MountConfig {
             key: None,
             before_auth: Vec::new(),
             protect_before_login: false,
-            list_ahead: None,
+            walk_ahead: None,
         }
     }
 

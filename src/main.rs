@@ -156,7 +156,7 @@ fn build_fs(cfg: &MountConfig, remote: Arc<FtpsRemote>) -> FtpsFs {
             owner,
             read_only: cfg.read_only,
             // Leave one pooled connection for what the user is waiting on.
-            list_ahead: cfg.list_ahead.unwrap_or(cfg.connections.saturating_sub(1)),
+            walk_ahead: cfg.walk_ahead.unwrap_or(cfg.connections.saturating_sub(1)),
         },
     );
     FtpsFs::new(core, cfg.connections.max(2) * 2)

@@ -3,6 +3,7 @@
 //! Stands apart from the filesystem and the remote: the filesystem asks it
 //! first and invalidates a directory whenever it changes that directory.
 
+pub mod contents;
 pub mod listings;
 
 use crate::remote::Entry;

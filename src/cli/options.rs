@@ -92,7 +92,7 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
                 cfg.before_auth.push(v.to_string())
             }
             "protect_before_login" => cfg.protect_before_login = true,
-            "list_ahead" => cfg.list_ahead = Some(number(key, need()?, 0usize, 64)?),
+            "walk_ahead" => cfg.walk_ahead = Some(number(key, need()?, 0usize, 64)?),
             k if value.is_none() && GENERIC.contains(&k) => {}
             k if k.starts_with("x-systemd.") || k.starts_with("x-gvfs-") || k == "comment" => {}
             k => return Err(CliError::usage(format!("unknown mount option '{k}'"))),

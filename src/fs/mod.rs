@@ -3,6 +3,7 @@
 //! The request loop only dispatches: every request that may touch the
 //! network is handed, with its `Reply*` object, to a worker thread.
 
+pub mod ahead;
 pub mod attr;
 pub mod handle;
 pub mod inode;

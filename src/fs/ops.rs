@@ -1,9 +1,11 @@
 //! Filesystem operations as plain functions returning `Result`, so they can
 //! be tested without a kernel; `mod.rs` wires them to FUSE replies.
 
+use super::ahead::{Ahead, SMALL_FILE};
 use super::attr::{self, Owner};
 use super::handle::{Handle, State};
 use super::inode::{InodeTable, ROOT};
+use crate::cache::contents::Contents;
 use crate::cache::listings::Listings;
 use crate::cache::DirCache;
 use crate::remote::{join, split, Entry, Error, Kind, Remote, Result};
@@ -20,9 +22,12 @@ pub struct FsOptions {
     pub owner: Owner,
     /// Refuse every change.
     pub read_only: bool,
-    /// Threads listing directories ahead of a tree walk (0: none).
-    pub list_ahead: usize,
+    /// Threads working ahead of a tree walk (0: none), see [`super::ahead`].
+    pub walk_ahead: usize,
 }
+
+/// Bytes of small files fetched ahead that are kept.
+const CONTENTS_BUDGET: usize = 8 << 20;
 
 /// One slot of an open directory: `.`, `..` (no entry) or a listed entry.
 struct DirSlot {
@@ -37,6 +42,8 @@ struct DirSlot {
 pub struct Core {
     remote: Arc<dyn Remote>,
     listings: Arc<Listings>,
+    contents: Arc<Contents>,
+    ahead: Ahead,
     inodes: Mutex<InodeTable>,
     handles: Mutex<HashMap<u64, Arc<Mutex<Handle>>>>,
     dirs: Mutex<HashMap<u64, Arc<Vec<Entry>>>>,
@@ -70,8 +77,18 @@ pub fn name_str(name: &std::ffi::OsStr) -> Result<&str> {
 impl Core {
     /// A filesystem over `remote` with a listing cache.
     pub fn new(remote: Arc<dyn Remote>, cache: DirCache, opts: FsOptions) -> Core {
+        let listings = Arc::new(Listings::new(Arc::clone(&remote), cache));
+        let contents = Arc::new(Contents::new(CONTENTS_BUDGET));
+        let ahead = Ahead::new(
+            opts.walk_ahead,
+            Arc::clone(&remote),
+            Arc::clone(&listings),
+            Arc::clone(&contents),
+        );
         Core {
-            listings: Listings::new(Arc::clone(&remote), cache, opts.list_ahead),
+            listings,
+            contents,
+            ahead,
             remote,
             inodes: Mutex::new(InodeTable::default()),
             handles: Mutex::new(HashMap::new()),
@@ -132,6 +149,13 @@ impl Core {
 
     fn changed(&self, path: &str) {
         self.listings.invalidate(split(path).0);
+        self.contents.invalidate(path);
+    }
+
+    /// `dir` and everything below it changed (a rename or rmdir).
+    fn changed_tree(&self, dir: &str) {
+        self.listings.invalidate_tree(dir);
+        self.contents.invalidate_tree(dir);
     }
 
     /// Looks up `name` in directory `parent` (one kernel lookup counted).
@@ -280,6 +304,9 @@ impl Core {
             return Err(Error::new(libc::EISDIR, path));
         }
         let size = self.local_size(ino).unwrap_or(e.size);
+        if !writable && e.size <= SMALL_FILE {
+            self.ahead.file_opened(&path);
+        }
         Ok(self.new_fh(Handle {
             ino,
             path,
@@ -328,7 +355,24 @@ impl Core {
         if !h.readable {
             return Err(Error::new(libc::EBADF, "not open for reading"));
         }
+        if let Some(data) = self.fetched_ahead(&h) {
+            let start = (offset as usize).min(data.len());
+            let end = start.saturating_add(size).min(data.len());
+            return Ok(data[start..end].to_vec());
+        }
         h.read(&*self.remote, offset, size)
+    }
+
+    /// The contents of a file fetched ahead, while the listing still shows
+    /// the size and time it was fetched for and this handle changed nothing.
+    fn fetched_ahead(&self, h: &Handle) -> Option<Arc<Vec<u8>>> {
+        if h.writable || h.size > SMALL_FILE || !matches!(h.state, State::Idle) {
+            return None;
+        }
+        let (dir, name) = split(&h.path);
+        let listing = self.listings.cached(dir)?;
+        let e = listing.iter().find(|e| e.name == name)?;
+        self.contents.get(&h.path, e.size, e.mtime)
     }
 
     /// Writes to an open file.
@@ -364,7 +408,7 @@ impl Core {
     pub fn opendir(&self, ino: u64) -> Result<u64> {
         let path = self.path(ino)?;
         let l = self.listing(&path)?;
-        self.listings.opened(&path);
+        self.ahead.dir_opened(&path);
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         lock(&self.dirs).insert(fh, l);
         Ok(fh)
@@ -475,7 +519,7 @@ impl Core {
         let path = join(&self.path(parent)?, name);
         self.remote.rmdir(&path)?;
         self.changed(&path);
-        self.listings.invalidate_tree(&path);
+        self.changed_tree(&path);
         lock(&self.inodes).unlink(&path);
         Ok(())
     }
@@ -506,7 +550,7 @@ impl Core {
         self.remote.rename(&from, &to)?;
         self.changed(&from);
         self.changed(&to);
-        self.listings.invalidate_tree(&from);
+        self.changed_tree(&from);
         lock(&self.inodes).rename(&from, &to);
         let prefix = format!("{from}/");
         for h in &open {
@@ -536,6 +580,10 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     fn core() -> (Core, MemRemote) {
+        core_ahead(0)
+    }
+
+    fn core_ahead(walk_ahead: usize) -> (Core, MemRemote) {
         let mem = MemRemote::new();
         let core = Core::new(
             Arc::new(mem.clone()),
@@ -548,10 +596,50 @@ mod tests {
                     read_only: false,
                 },
                 read_only: false,
-                list_ahead: 0,
+                walk_ahead,
             },
         );
         (core, mem)
+    }
+
+    fn read_all(c: &Core, name: &str) -> Vec<u8> {
+        let ino = c.lookup(ROOT, name).unwrap().ino.0;
+        let fh = c.open(ino, libc::O_RDONLY).unwrap();
+        let data = c.read(fh, 0, 1 << 20).unwrap();
+        c.release(fh).unwrap();
+        data
+    }
+
+    #[test]
+    fn small_files_read_in_a_row_come_from_the_fetch_ahead_and_never_stale() {
+        let (c, mem) = core_ahead(1);
+        for i in 0..8 {
+            mem.put(&format!("/f{i}"), format!("old {i}").as_bytes());
+        }
+        assert_eq!(read_all(&c, "f0"), b"old 0");
+        assert_eq!(read_all(&c, "f1"), b"old 1");
+        // f2..f5 are fetched ahead by the one thread.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while mem.reads() < 6 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing fetched ahead"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Changed behind our back (the cached listing does not know yet):
+        // what comes back is the copy fetched ahead, so it came from memory.
+        mem.put("/f2", b"OLD 2");
+        assert_eq!(read_all(&c, "f2"), b"old 2");
+        // Our own change of f3 must win over the copy fetched ahead.
+        let ino = c.lookup(ROOT, "f3").unwrap().ino.0;
+        let fh = c.open(ino, libc::O_WRONLY | libc::O_TRUNC).unwrap();
+        c.setattr(ino, Some(fh), Some(0), None, None).unwrap();
+        c.write(fh, 0, b"new 3").unwrap();
+        c.release(fh).unwrap();
+        assert_eq!(read_all(&c, "f3"), b"new 3");
+        assert_eq!(read_all(&c, "f4"), b"old 4");
+        assert_eq!(read_all(&c, "f7"), b"old 7");
     }
 
     #[test]
@@ -750,7 +838,7 @@ mod tests {
                     read_only: true,
                 },
                 read_only: true,
-                list_ahead: 0,
+                walk_ahead: 0,
             },
         );
         assert_eq!(

@@ -110,8 +110,8 @@ impl ConnectOptions {
 /// Where a data connection will come from, between asking for it and the
 /// server's 1xx reply.
 enum Pending {
-    /// Passive: already connected to the server.
-    Connected(TcpStream),
+    /// Passive: we connect to the server here.
+    Connecting(SocketAddr),
     /// Active: the server will connect here.
     Listening(TcpListener),
 }
@@ -230,6 +230,16 @@ fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
             io::ErrorKind::NotFound,
             format!("{host} has no address"),
         )),
+    })
+}
+
+/// Opens a passive data connection.
+fn connect_data(addr: SocketAddr, timeout: Duration) -> Result<TcpStream> {
+    TcpStream::connect_timeout(&addr, timeout).map_err(|e| {
+        Error::from_io(
+            io::Error::new(e.kind(), format!("data connection to {addr}: {e}")),
+            "data connect",
+        )
     })
 }
 
@@ -779,16 +789,7 @@ impl Control {
             return Err(Error::Broken);
         }
         let pending = match self.data_mode {
-            DataMode::Passive => {
-                let addr = self.passive()?;
-                let sock = TcpStream::connect_timeout(&addr, self.timeout).map_err(|e| {
-                    Error::from_io(
-                        io::Error::new(e.kind(), format!("data connection to {addr}: {e}")),
-                        "data connect",
-                    )
-                })?;
-                Pending::Connected(sock)
-            }
+            DataMode::Passive => Pending::Connecting(self.passive()?),
             DataMode::Active => Pending::Listening(self.active()?),
         };
         if let Some(offset) = rest.filter(|&o| o > 0) {
@@ -796,9 +797,36 @@ impl Control {
                 c == 350
             })?;
         }
-        let reply = self.command(cmd)?;
+        // Passive: the command goes out while the data connection is being
+        // made (as in RFC 4217 11.5), which saves a round trip.
+        let timeout = self.timeout;
+        let (reply, connected) = std::thread::scope(|scope| {
+            let connecting = match &pending {
+                Pending::Connecting(addr) => {
+                    let addr = *addr;
+                    Some(scope.spawn(move || connect_data(addr, timeout)))
+                }
+                Pending::Listening(_) => None,
+            };
+            let reply = self.command(cmd);
+            let connected = connecting.map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Protocol("data connection thread panicked".into()))
+                })
+            });
+            (reply, connected)
+        });
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(Ok(sock)) = connected {
+                    let _ = sock.shutdown(Shutdown::Both);
+                }
+                return Err(e);
+            }
+        };
         if !reply.is_preliminary() {
-            if let Pending::Connected(sock) = &pending {
+            if let Some(Ok(sock)) = connected {
                 let _ = sock.shutdown(Shutdown::Both);
             }
             return Err(Error::Reply {
@@ -809,12 +837,16 @@ impl Control {
         }
         // From here the control connection owes us a final reply.
         self.broken = true;
-        let sock = match pending {
-            Pending::Connected(sock) => sock,
-            Pending::Listening(listener) => match self.accept_data(listener) {
+        let sock = match (pending, connected) {
+            (_, Some(Ok(sock))) => sock,
+            // The server waits for a connection that never comes: the
+            // session is out of step, so it stays broken.
+            (_, Some(Err(e))) => return Err(e),
+            (Pending::Listening(listener), None) => match self.accept_data(listener) {
                 Ok(sock) => sock,
                 Err(e) => return Err(self.fail_transfer(e)),
             },
+            (Pending::Connecting(_), None) => unreachable!("a connect was started"),
         };
         sock.set_read_timeout(Some(self.timeout))?;
         sock.set_write_timeout(Some(self.timeout))?;

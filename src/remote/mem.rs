@@ -3,9 +3,9 @@
 use super::error::{Error, Result};
 use super::{split, Capabilities, Download, Entry, Kind, Remote, Upload};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Clone)]
 struct Node {
@@ -20,6 +20,10 @@ struct Node {
 pub struct MemRemote {
     nodes: Arc<Mutex<BTreeMap<String, Node>>>,
     refuse_append: Arc<AtomicBool>,
+    /// Listings served, and how long each takes.
+    lists: Arc<(AtomicUsize, Mutex<Duration>)>,
+    /// Downloads started.
+    reads: Arc<AtomicUsize>,
 }
 
 impl Default for MemRemote {
@@ -29,6 +33,8 @@ impl Default for MemRemote {
         MemRemote {
             nodes: Arc::new(Mutex::new(m)),
             refuse_append: Arc::default(),
+            lists: Arc::default(),
+            reads: Arc::default(),
         }
     }
 }
@@ -73,6 +79,21 @@ impl MemRemote {
         );
     }
 
+    /// Makes every listing take `d`, like a server far away.
+    pub fn slow_lists(&self, d: Duration) {
+        *self.lists.1.lock().unwrap_or_else(|p| p.into_inner()) = d;
+    }
+
+    /// How many downloads were started.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// How many listings were served.
+    pub fn lists(&self) -> usize {
+        self.lists.0.load(Ordering::Relaxed)
+    }
+
     /// Makes appends fail with EOPNOTSUPP, like a server without APPE.
     pub fn refuse_append(&self) {
         self.refuse_append.store(true, Ordering::Relaxed);
@@ -102,6 +123,11 @@ impl MemRemote {
 
 impl Remote for MemRemote {
     fn list(&self, dir: &str) -> Result<Vec<Entry>> {
+        self.lists.0.fetch_add(1, Ordering::Relaxed);
+        let delay = *self.lists.1.lock().unwrap_or_else(|p| p.into_inner());
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
         let m = self.lock();
         match m.get(dir) {
             Some(n) if n.dir => {}
@@ -121,6 +147,7 @@ impl Remote for MemRemote {
     }
 
     fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let m = self.lock();
         let n = m.get(path).filter(|n| !n.dir).ok_or_else(|| enoent(path))?;
         Ok(Box::new(MemDownload {

@@ -1,0 +1,321 @@
+//! Work done ahead of a tree walk, on background threads and pooled
+//! connections, so that `ls -lR`, `find`, `cat dir/*` and backups find
+//! what they ask for next already in the caches.
+//!
+//! - Directories: when a second subdirectory of one directory is opened,
+//!   the other subdirectories are listed.
+//! - Small files: when a second small file of one directory is opened for
+//!   reading, the next small files (in name order) are fetched whole, a
+//!   few ahead of the reader.
+//!
+//! Everything here is a hint: a full queue drops work, and errors are only
+//! logged (the reader fetches for itself then).
+
+use crate::cache::contents::Contents;
+use crate::cache::listings::Listings;
+use crate::remote::{join, split, Entry, Kind, Remote};
+use log::debug;
+use std::collections::HashMap;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+/// Jobs waiting, at most.
+const QUEUE: usize = 1024;
+/// Directories whose walk is tracked, at most (dropped wholesale beyond).
+const WATCHED: usize = 4096;
+/// Files at most this large are fetched ahead.
+pub const SMALL_FILE: u64 = 256 << 10;
+/// Small files fetched ahead of the reader, per worker thread.
+const FILES_PER_THREAD: usize = 4;
+
+enum Job {
+    List(String),
+    Fetch {
+        path: String,
+        size: u64,
+        mtime: Option<SystemTime>,
+    },
+}
+
+/// What is known of the walk in one directory.
+#[derive(Default)]
+struct Walk {
+    /// Subdirectories opened; their siblings are listed at the second.
+    dirs_opened: usize,
+    dirs_queued: bool,
+    /// Small files opened for reading.
+    files_opened: usize,
+    /// Small files in name order (of the listing they came from).
+    small: Option<(Arc<Vec<Entry>>, Vec<usize>)>,
+    /// Index into `small` up to which fetches were queued.
+    fetched_to: usize,
+}
+
+/// The background threads and the walk detectors.
+pub struct Ahead {
+    tx: Option<Mutex<SyncSender<Job>>>,
+    window: usize,
+    walks: Mutex<HashMap<String, Walk>>,
+    listings: Arc<Listings>,
+    contents: Arc<Contents>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Ahead {
+    /// `threads` background threads (0: nothing is done ahead).
+    pub fn new(
+        threads: usize,
+        remote: Arc<dyn Remote>,
+        listings: Arc<Listings>,
+        contents: Arc<Contents>,
+    ) -> Ahead {
+        let (tx, rx) = sync_channel::<Job>(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut started = 0;
+        for i in 0..threads {
+            let (rx, remote) = (Arc::clone(&rx), Arc::clone(&remote));
+            let (listings, contents) = (Arc::clone(&listings), Arc::clone(&contents));
+            let spawned = std::thread::Builder::new()
+                .name(format!("ahead-{i}"))
+                .spawn(move || work(rx, &*remote, &listings, &contents));
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => debug!("no ahead thread: {e}"),
+            }
+        }
+        Ahead {
+            tx: (started > 0).then(|| Mutex::new(tx)),
+            window: started * FILES_PER_THREAD,
+            walks: Mutex::new(HashMap::new()),
+            listings,
+            contents,
+        }
+    }
+
+    fn send(&self, job: Job) -> bool {
+        let Some(tx) = &self.tx else { return false };
+        match lock(tx).try_send(job) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    fn walk<R>(&self, dir: &str, f: impl FnOnce(&mut Walk) -> R) -> R {
+        let mut walks = lock(&self.walks);
+        if walks.len() >= WATCHED && !walks.contains_key(dir) {
+            walks.clear();
+        }
+        f(walks.entry(dir.to_string()).or_default())
+    }
+
+    /// Directory `path` was opened: at the second opened subdirectory of
+    /// one directory, its other subdirectories are listed.
+    pub fn dir_opened(&self, path: &str) {
+        if self.tx.is_none() || path == "/" {
+            return;
+        }
+        let parent = split(path).0;
+        let Some(siblings) = self.listings.cached(parent) else {
+            return;
+        };
+        let go = self.walk(parent, |w| {
+            w.dirs_opened += 1;
+            let go = w.dirs_opened >= 2 && !w.dirs_queued;
+            w.dirs_queued |= go;
+            go
+        });
+        if !go {
+            return;
+        }
+        let mut queued = 0;
+        for e in siblings.iter().filter(|e| e.kind == Kind::Dir) {
+            let dir = join(parent, &e.name);
+            if dir != path && self.listings.cached(&dir).is_none() {
+                if !self.send(Job::List(dir)) {
+                    break;
+                }
+                queued += 1;
+            }
+        }
+        debug!("walk of {parent}: listing {queued} subdirectories ahead");
+    }
+
+    /// A small file `path` is being opened for reading: from the second
+    /// one in its directory, keep the next few small files fetched ahead.
+    pub fn file_opened(&self, path: &str) {
+        if self.tx.is_none() {
+            return;
+        }
+        let (dir, name) = split(path);
+        let Some(listing) = self.listings.cached(dir) else {
+            return;
+        };
+        let jobs = self.walk(dir, |w| {
+            w.files_opened += 1;
+            if w.files_opened < 2 {
+                return Vec::new();
+            }
+            let stale = !matches!(&w.small, Some((l, _)) if Arc::ptr_eq(l, &listing));
+            if stale {
+                let mut small: Vec<usize> = (0..listing.len())
+                    .filter(|&i| listing[i].kind == Kind::File && listing[i].size <= SMALL_FILE)
+                    .collect();
+                small.sort_by(|&a, &b| listing[a].name.cmp(&listing[b].name));
+                w.small = Some((Arc::clone(&listing), small));
+                w.fetched_to = 0;
+            }
+            let (l, small) = w.small.as_ref().expect("set above");
+            let Some(at) = small.iter().position(|&i| l[i].name == name) else {
+                return Vec::new();
+            };
+            let from = w.fetched_to.max(at + 1);
+            let to = (at + 1 + self.window).min(small.len());
+            w.fetched_to = w.fetched_to.max(to);
+            small[from.min(to)..to]
+                .iter()
+                .map(|&i| &l[i])
+                .map(|e| (join(dir, &e.name), e.size, e.mtime))
+                .collect()
+        });
+        for (path, size, mtime) in jobs {
+            if !self.contents.contains(&path) && !self.send(Job::Fetch { path, size, mtime }) {
+                break;
+            }
+        }
+    }
+}
+
+/// A background thread: runs jobs until the queue is gone.
+fn work(
+    rx: Arc<Mutex<Receiver<Job>>>,
+    remote: &dyn Remote,
+    listings: &Listings,
+    contents: &Contents,
+) {
+    loop {
+        let job = match lock(&rx).recv() {
+            Ok(j) => j,
+            Err(_) => return,
+        };
+        match job {
+            Job::List(dir) => {
+                if let Err(e) = listings.get(&dir) {
+                    debug!("listing {dir} ahead: {}", e.message);
+                }
+            }
+            Job::Fetch { path, size, mtime } => match fetch(remote, &path, size) {
+                Ok(data) => contents.put(&path, size, mtime, data),
+                Err(e) => debug!("fetching {path} ahead: {}", e.message),
+            },
+        }
+    }
+}
+
+/// The whole of a small file.
+fn fetch(remote: &dyn Remote, path: &str, size: u64) -> crate::remote::Result<Vec<u8>> {
+    let mut down = remote.open_read(path, 0)?;
+    let mut out = Vec::with_capacity(size as usize);
+    let mut buf = vec![0u8; (size as usize).clamp(4096, SMALL_FILE as usize) + 1];
+    loop {
+        let n = down.read(&mut buf)?;
+        out.extend_from_slice(&buf[..n]);
+        if n < buf.len() || out.len() as u64 > size {
+            return Ok(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::DirCache;
+    use crate::remote::mem::MemRemote;
+    use std::time::{Duration, Instant};
+
+    fn setup(threads: usize) -> (MemRemote, Arc<Listings>, Arc<Contents>, Ahead) {
+        let mem = MemRemote::new();
+        let listings = Arc::new(Listings::new(
+            Arc::new(mem.clone()),
+            DirCache::new(100, Duration::from_secs(60)),
+        ));
+        let contents = Arc::new(Contents::new(1 << 20));
+        let ahead = Ahead::new(
+            threads,
+            Arc::new(mem.clone()),
+            Arc::clone(&listings),
+            Arc::clone(&contents),
+        );
+        (mem, listings, contents, ahead)
+    }
+
+    fn eventually(what: &str, f: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn second_opened_subdirectory_lists_the_siblings() {
+        let (mem, listings, _, ahead) = setup(2);
+        for i in 0..6 {
+            mem.mkdir(&format!("/d{i}")).unwrap();
+        }
+        listings.get("/").unwrap();
+        ahead.dir_opened("/d0");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(listings.cached("/d3").is_none(), "one is no walk");
+        ahead.dir_opened("/d1");
+        eventually("siblings listed", || {
+            (2..6).all(|i| listings.cached(&format!("/d{i}")).is_some())
+        });
+    }
+
+    #[test]
+    fn second_small_file_read_fetches_the_next_ones() {
+        let (mem, listings, contents, ahead) = setup(1);
+        mem.mkdir("/s").unwrap();
+        for i in 0..10 {
+            mem.put(&format!("/s/f{i}"), format!("file {i}").as_bytes());
+        }
+        mem.put("/s/big", &vec![0u8; SMALL_FILE as usize + 1]);
+        let l = listings.get("/s").unwrap();
+        let entry = |n: &str| l.iter().find(|e| e.name == n).unwrap().clone();
+        ahead.file_opened("/s/f0");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!contents.contains("/s/f2"), "one is no walk");
+        ahead.file_opened("/s/f1");
+        // window = 1 thread x 4 files: f2..f5
+        eventually("next files fetched", || {
+            (2..6).all(|i| contents.contains(&format!("/s/f{i}")))
+        });
+        let e = entry("f3");
+        assert_eq!(
+            contents.get("/s/f3", e.size, e.mtime).unwrap().as_slice(),
+            b"file 3"
+        );
+        assert!(!contents.contains("/s/f6"), "only a window ahead");
+        ahead.file_opened("/s/f2");
+        eventually("window slides", || contents.contains("/s/f6"));
+        assert!(!contents.contains("/s/big"), "large files are not fetched");
+    }
+
+    #[test]
+    fn nothing_without_threads() {
+        let (mem, listings, contents, ahead) = setup(0);
+        mem.mkdir("/s").unwrap();
+        for i in 0..3 {
+            mem.put(&format!("/s/f{i}"), b"x");
+        }
+        listings.get("/s").unwrap();
+        ahead.file_opened("/s/f0");
+        ahead.file_opened("/s/f1");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!contents.contains("/s/f2"));
+    }
+}
