@@ -249,7 +249,29 @@ fn handshake(
     name: ServerName<'static>,
     mut sock: TcpStream,
 ) -> Result<StreamOwned<ClientConnection, TcpStream>> {
+    let conn = send_client_hello(config, name, &mut sock)?;
+    finish_handshake(conn, sock)
+}
+
+/// Starts a TLS handshake: sends the ClientHello.
+fn send_client_hello(
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+    sock: &mut TcpStream,
+) -> Result<ClientConnection> {
     let mut conn = ClientConnection::new(config, name)?;
+    while conn.wants_write() {
+        conn.write_tls(sock)
+            .map_err(|e| Error::from_io(e, "TLS handshake"))?;
+    }
+    Ok(conn)
+}
+
+/// Completes a TLS handshake whose ClientHello went out.
+fn finish_handshake(
+    mut conn: ClientConnection,
+    mut sock: TcpStream,
+) -> Result<StreamOwned<ClientConnection, TcpStream>> {
     while conn.is_handshaking() {
         if let Err(e) = conn.complete_io(&mut sock) {
             return Err(Error::from_io(e, "TLS handshake"));
@@ -798,13 +820,27 @@ impl Control {
             })?;
         }
         // Passive: the command goes out while the data connection is being
-        // made (as in RFC 4217 11.5), which saves a round trip.
+        // made (as in RFC 4217 11.5) and our ClientHello sent on it, so the
+        // server's 1xx and its half of the handshake share a round trip.
         let timeout = self.timeout;
+        let tls = (self.protection == Protection::Private)
+            .then(|| (self.tls_config.clone(), self.server_name.clone()));
         let (reply, connected) = std::thread::scope(|scope| {
             let connecting = match &pending {
                 Pending::Connecting(addr) => {
                     let addr = *addr;
-                    Some(scope.spawn(move || connect_data(addr, timeout)))
+                    Some(scope.spawn(move || {
+                        let mut sock = connect_data(addr, timeout)?;
+                        sock.set_read_timeout(Some(timeout))?;
+                        sock.set_write_timeout(Some(timeout))?;
+                        let hello = match tls {
+                            Some((config, name)) => {
+                                Some(send_client_hello(config, name, &mut sock)?)
+                            }
+                            None => None,
+                        };
+                        Ok((sock, hello))
+                    }))
                 }
                 Pending::Listening(_) => None,
             };
@@ -819,14 +855,14 @@ impl Control {
         let reply = match reply {
             Ok(r) => r,
             Err(e) => {
-                if let Some(Ok(sock)) = connected {
+                if let Some(Ok((sock, _))) = connected {
                     let _ = sock.shutdown(Shutdown::Both);
                 }
                 return Err(e);
             }
         };
         if !reply.is_preliminary() {
-            if let Some(Ok(sock)) = connected {
+            if let Some(Ok((sock, _))) = connected {
                 let _ = sock.shutdown(Shutdown::Both);
             }
             return Err(Error::Reply {
@@ -837,23 +873,29 @@ impl Control {
         }
         // From here the control connection owes us a final reply.
         self.broken = true;
-        let sock = match (pending, connected) {
-            (_, Some(Ok(sock))) => sock,
+        let (sock, hello) = match (pending, connected) {
+            (_, Some(Ok(connected))) => connected,
             // The server waits for a connection that never comes: the
             // session is out of step, so it stays broken.
             (_, Some(Err(e))) => return Err(e),
             (Pending::Listening(listener), None) => match self.accept_data(listener) {
-                Ok(sock) => sock,
+                Ok(sock) => {
+                    sock.set_read_timeout(Some(self.timeout))?;
+                    sock.set_write_timeout(Some(self.timeout))?;
+                    (sock, None)
+                }
                 Err(e) => return Err(self.fail_transfer(e)),
             },
             (Pending::Connecting(_), None) => unreachable!("a connect was started"),
         };
-        sock.set_read_timeout(Some(self.timeout))?;
-        sock.set_write_timeout(Some(self.timeout))?;
         if self.protection == Protection::Clear {
             return Ok(DataConn::clear(sock));
         }
-        let tls = match handshake(self.tls_config.clone(), self.server_name.clone(), sock) {
+        let handshaken = match hello {
+            Some(conn) => finish_handshake(conn, sock),
+            None => handshake(self.tls_config.clone(), self.server_name.clone(), sock),
+        };
+        let tls = match handshaken {
             Ok(t) => t,
             Err(e) => {
                 // The server follows a refused handshake with 522 (or 425):
