@@ -2,10 +2,10 @@
 //! connections, so that `ls -lR`, `find`, `cat dir/*` and backups find
 //! what they ask for next already in the caches.
 //!
-//! - Directories: when a second subdirectory of one directory is opened,
-//!   the other subdirectories are listed.
-//! - Small files: when a second small file of one directory is opened for
-//!   reading, the next small files (in name order) are fetched whole, a
+//! - Directories: from the second subdirectory of one directory opened on,
+//!   the next subdirectories (in name order) are listed, a window ahead.
+//! - Small files: from the second small file of one directory opened for
+//!   reading on, the next small files (in name order) are fetched whole, a
 //!   few ahead of the reader.
 //!
 //! Everything here is a hint: a full queue drops work, and errors are only
@@ -28,6 +28,8 @@ const WATCHED: usize = 4096;
 pub const SMALL_FILE: u64 = 256 << 10;
 /// Small files fetched ahead of the reader, per worker thread.
 const FILES_PER_THREAD: usize = 4;
+/// Subdirectories listed ahead of the walker.
+const DIR_WINDOW: usize = 64;
 
 enum Job {
     List(String),
@@ -38,18 +40,56 @@ enum Job {
     },
 }
 
+/// A walk through one kind of entry (subdirectories, or small files) of
+/// one directory.
+#[derive(Default)]
+struct Window {
+    /// Entries of this kind opened.
+    opened: usize,
+    /// Their positions in the listing they came from, in name order.
+    sorted: Option<(Arc<Vec<Entry>>, Vec<usize>)>,
+    /// Position in `sorted` up to which work was queued.
+    queued_to: usize,
+}
+
+impl Window {
+    /// `name` was opened: from the second one on, the entries of the next
+    /// `width` after it that were not queued yet. `of_kind` picks the kind.
+    fn advance(
+        &mut self,
+        listing: &Arc<Vec<Entry>>,
+        name: &str,
+        width: usize,
+        of_kind: impl Fn(&Entry) -> bool,
+    ) -> Vec<Entry> {
+        self.opened += 1;
+        if self.opened < 2 {
+            return Vec::new();
+        }
+        if !matches!(&self.sorted, Some((l, _)) if Arc::ptr_eq(l, listing)) {
+            let mut sorted: Vec<usize> = (0..listing.len())
+                .filter(|&i| of_kind(&listing[i]))
+                .collect();
+            sorted.sort_by(|&a, &b| listing[a].name.cmp(&listing[b].name));
+            self.sorted = Some((Arc::clone(listing), sorted));
+            self.queued_to = 0;
+        }
+        let (l, sorted) = self.sorted.as_ref().expect("set above");
+        let Some(at) = sorted.iter().position(|&i| l[i].name == name) else {
+            return Vec::new();
+        };
+        let to = (at + 1 + width).min(sorted.len());
+        let from = self.queued_to.max(at + 1).min(to);
+        self.queued_to = self.queued_to.max(to);
+        sorted[from..to].iter().map(|&i| l[i].clone()).collect()
+    }
+}
+
 /// What is known of the walk in one directory.
 #[derive(Default)]
 struct Walk {
-    /// Subdirectories opened; their siblings are listed at the second.
-    dirs_opened: usize,
-    dirs_queued: bool,
-    /// Small files opened for reading.
-    files_opened: usize,
-    /// Small files in name order (of the listing they came from).
-    small: Option<(Arc<Vec<Entry>>, Vec<usize>)>,
-    /// Index into `small` up to which fetches were queued.
-    fetched_to: usize,
+    dirs: Window,
+    files: Window,
 }
 
 /// The background threads and the walk detectors.
@@ -112,40 +152,30 @@ impl Ahead {
         f(walks.entry(dir.to_string()).or_default())
     }
 
-    /// Directory `path` was opened: at the second opened subdirectory of
-    /// one directory, its other subdirectories are listed.
+    /// Directory `path` was opened: from the second opened subdirectory of
+    /// one directory on, keep the next ones listed ahead.
     pub fn dir_opened(&self, path: &str) {
         if self.tx.is_none() || path == "/" {
             return;
         }
-        let parent = split(path).0;
-        let Some(siblings) = self.listings.cached(parent) else {
+        let (parent, name) = split(path);
+        let Some(listing) = self.listings.cached(parent) else {
             return;
         };
-        let go = self.walk(parent, |w| {
-            w.dirs_opened += 1;
-            let go = w.dirs_opened >= 2 && !w.dirs_queued;
-            w.dirs_queued |= go;
-            go
+        let next = self.walk(parent, |w| {
+            w.dirs
+                .advance(&listing, name, DIR_WINDOW, |e| e.kind == Kind::Dir)
         });
-        if !go {
-            return;
-        }
-        let mut queued = 0;
-        for e in siblings.iter().filter(|e| e.kind == Kind::Dir) {
+        for e in next {
             let dir = join(parent, &e.name);
-            if dir != path && self.listings.cached(&dir).is_none() {
-                if !self.send(Job::List(dir)) {
-                    break;
-                }
-                queued += 1;
+            if self.listings.cached(&dir).is_none() && !self.send(Job::List(dir)) {
+                break;
             }
         }
-        debug!("walk of {parent}: listing {queued} subdirectories ahead");
     }
 
     /// A small file `path` is being opened for reading: from the second
-    /// one in its directory, keep the next few small files fetched ahead.
+    /// one in its directory on, keep the next few small files fetched ahead.
     pub fn file_opened(&self, path: &str) {
         if self.tx.is_none() {
             return;
@@ -154,35 +184,22 @@ impl Ahead {
         let Some(listing) = self.listings.cached(dir) else {
             return;
         };
-        let jobs = self.walk(dir, |w| {
-            w.files_opened += 1;
-            if w.files_opened < 2 {
-                return Vec::new();
-            }
-            let stale = !matches!(&w.small, Some((l, _)) if Arc::ptr_eq(l, &listing));
-            if stale {
-                let mut small: Vec<usize> = (0..listing.len())
-                    .filter(|&i| listing[i].kind == Kind::File && listing[i].size <= SMALL_FILE)
-                    .collect();
-                small.sort_by(|&a, &b| listing[a].name.cmp(&listing[b].name));
-                w.small = Some((Arc::clone(&listing), small));
-                w.fetched_to = 0;
-            }
-            let (l, small) = w.small.as_ref().expect("set above");
-            let Some(at) = small.iter().position(|&i| l[i].name == name) else {
-                return Vec::new();
-            };
-            let from = w.fetched_to.max(at + 1);
-            let to = (at + 1 + self.window).min(small.len());
-            w.fetched_to = w.fetched_to.max(to);
-            small[from.min(to)..to]
-                .iter()
-                .map(|&i| &l[i])
-                .map(|e| (join(dir, &e.name), e.size, e.mtime))
-                .collect()
+        let next = self.walk(dir, |w| {
+            w.files.advance(&listing, name, self.window, |e| {
+                e.kind == Kind::File && e.size <= SMALL_FILE
+            })
         });
-        for (path, size, mtime) in jobs {
-            if !self.contents.contains(&path) && !self.send(Job::Fetch { path, size, mtime }) {
+        for e in next {
+            let path = join(dir, &e.name);
+            if self.contents.contains(&path) {
+                continue;
+            }
+            let job = Job::Fetch {
+                path,
+                size: e.size,
+                mtime: e.mtime,
+            };
+            if !self.send(job) {
                 break;
             }
         }
@@ -261,19 +278,24 @@ mod tests {
     }
 
     #[test]
-    fn second_opened_subdirectory_lists_the_siblings() {
+    fn second_opened_subdirectory_lists_the_next_ones_a_window_ahead() {
         let (mem, listings, _, ahead) = setup(2);
-        for i in 0..6 {
-            mem.mkdir(&format!("/d{i}")).unwrap();
+        for i in 0..(DIR_WINDOW + 10) {
+            mem.mkdir(&format!("/d{i:03}")).unwrap();
         }
         listings.get("/").unwrap();
-        ahead.dir_opened("/d0");
+        ahead.dir_opened("/d000");
         std::thread::sleep(Duration::from_millis(50));
-        assert!(listings.cached("/d3").is_none(), "one is no walk");
-        ahead.dir_opened("/d1");
-        eventually("siblings listed", || {
-            (2..6).all(|i| listings.cached(&format!("/d{i}")).is_some())
+        assert!(listings.cached("/d003").is_none(), "one is no walk");
+        ahead.dir_opened("/d001");
+        let last = DIR_WINDOW + 1;
+        eventually("the window listed", || {
+            (2..=last).all(|i| listings.cached(&format!("/d{i:03}")).is_some())
         });
+        let beyond = format!("/d{:03}", last + 1);
+        assert!(listings.cached(&beyond).is_none(), "only a window ahead");
+        ahead.dir_opened("/d002");
+        eventually("window slides", || listings.cached(&beyond).is_some());
     }
 
     #[test]
