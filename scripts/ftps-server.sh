@@ -198,7 +198,7 @@ make_cert() {
   (umask 077
    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
      -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj /CN=localhost \
-     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" >"$dir/openssl.out" 2>&1) ||
+     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:::1" >"$dir/openssl.out" 2>&1) ||
     { cat "$dir/openssl.out" >&2; die "openssl could not make a certificate"; }
   rm -f "$dir/openssl.out"
   chmod 644 "$dir/cert.pem"
