@@ -34,10 +34,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: bad run count '$runs'" >&2; exit 2; }
+# op_timeout bounds every single transfer, listing or cat (a hung peer is a failure)
 if [ "$quick" = yes ]; then
-  size_mib=128; par_mib=32; ls_dirs=10
+  size_mib=128; par_mib=32; ls_dirs=10; op_timeout=90
 else
-  size_mib=1024; par_mib=256; ls_dirs=100
+  size_mib=1024; par_mib=256; ls_dirs=100; op_timeout=600
 fi
 ls_per_dir=100; small_n=1000; small_kib=4; nreaders=4
 delay_ms=10 # one-way: 20 ms round trip through bench/delayproxy.py
@@ -162,14 +163,14 @@ umount_peer() {
 
 curl_ftp() { # SERVER VIA curl-args...
   local srv=$1 host=127.0.0.1; [ "$2" = wan ] && host=127.0.0.2; shift 2
-  timeout 600 curl -sS --ssl-reqd --cacert "${sdir[$srv]}/cert.pem" --netrc-file "$netrc" \
+  timeout "$op_timeout" curl -sS --ssl-reqd --cacert "${sdir[$srv]}/cert.pem" --netrc-file "$netrc" \
     "${@/URL/ftp://$host:${port[$srv]}}"
 }
 
-# wait_server_file PATH BYTES: until the file on the server's disk has that size (<= 600 s)
+# wait_server_file PATH BYTES: until the file on the server's disk has that size (<= op_timeout)
 wait_server_file() {
   local i
-  for ((i = 0; i < 12000; i++)); do
+  for ((i = 0; i < op_timeout * 20; i++)); do
     [ "$(stat -c %s "$1" 2>/dev/null || echo -1)" = "$2" ] && return 0
     sleep 0.05
   done
@@ -267,7 +268,7 @@ t_read() { # cold (page cache dropped, fresh mount/process) then warm
   else
     mount_peer "$peer" "$srv" lo || { record "$k.read_cold" FAIL; record "$k.read_warm" FAIL; return 0; }
     drop_caches; warm_session "$srv" "$peer"
-    ok=no; timed timeout 600 cp "$mnt/big.bin" "$shm/out.bin" && [ "$(sha "$shm/out.bin")" = "$src_sha" ] && ok=yes
+    ok=no; timed timeout "$op_timeout" cp "$mnt/big.bin" "$shm/out.bin" && [ "$(sha "$shm/out.bin")" = "$src_sha" ] && ok=yes
   fi
   if [ $ok = yes ]; then record "$k.read_cold" "$(rate "$size_mib" "$T")"
   else record "$k.read_cold" FAIL; log "$srv $peer: cold read FAILED"; fi
@@ -275,7 +276,7 @@ t_read() { # cold (page cache dropped, fresh mount/process) then warm
   if [ "$peer" = curl ]; then
     ok=no; timed curl_ftp "$srv" lo -o "$shm/out.bin" URL/big.bin && [ "$(sha "$shm/out.bin")" = "$src_sha" ] && ok=yes
   else
-    ok=no; timed timeout 600 cp "$mnt/big.bin" "$shm/out.bin" && [ "$(sha "$shm/out.bin")" = "$src_sha" ] && ok=yes
+    ok=no; timed timeout "$op_timeout" cp "$mnt/big.bin" "$shm/out.bin" && [ "$(sha "$shm/out.bin")" = "$src_sha" ] && ok=yes
     record "$k.rss" "$(vmhwm_mib "$mpid")"
     umount_peer
   fi
@@ -293,7 +294,7 @@ t_write() { # timed until the writer's close() returned AND the server's file ha
   else
     mount_peer "$peer" "$srv" lo || { record "$k.write" FAIL; return 0; }
     t0=$EPOCHREALTIME
-    timeout 600 dd if="$shm/src.bin" of="$mnt/w.bin" bs=1M status=none && wait_server_file "$target" "$size" && ok=yes
+    timeout "$op_timeout" dd if="$shm/src.bin" of="$mnt/w.bin" bs=1M status=none && wait_server_file "$target" "$size" && ok=yes
   fi
   T=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
   [ $ok = yes ] && [ "$(sha "$target")" = "$src_sha" ] || ok=no
@@ -309,7 +310,7 @@ t_ls() { # ls -lR cold (fresh mount) then warm, VIA lo or wan
   [ "$peer" = curl ] && return 0
   mount_peer "$peer" "$srv" "$via" || { record "$k.ls_cold_$via" FAIL; record "$k.ls_warm_$via" FAIL; return 0; }
   n0=$(proxy_data_conns "$srv")
-  if timed timeout 600 ls -lR "$mnt/tree" >"$w/ls.out" &&
+  if timed timeout "$op_timeout" ls -lR "$mnt/tree" >"$w/ls.out" &&
      lines=$(grep -c '^-' "$w/ls.out") && [ "$lines" = "$want" ]; then
     record "$k.ls_cold_$via" "$T"
   else record "$k.ls_cold_$via" FAIL; log "$srv $peer: ls -lR cold ($via) FAILED"; fi
@@ -317,14 +318,14 @@ t_ls() { # ls -lR cold (fresh mount) then warm, VIA lo or wan
     log "$srv $peer: NO data connection went through the delay proxy"
     record "$k.ls_bypass" 1
   fi
-  if timed timeout 600 ls -lR "$mnt/tree" >"$w/ls.out" &&
+  if timed timeout "$op_timeout" ls -lR "$mnt/tree" >"$w/ls.out" &&
      lines=$(grep -c '^-' "$w/ls.out") && [ "$lines" = "$want" ]; then
     record "$k.ls_warm_$via" "$T"
   else record "$k.ls_warm_$via" FAIL; log "$srv $peer: ls -lR warm ($via) FAILED"; fi
   umount_peer
 }
 
-cat_small() { timeout 600 cat "$mnt"/small/* | wc -c >"$w/small.out"; }
+cat_small() { timeout "$op_timeout" cat "$mnt"/small/* | wc -c >"$w/small.out"; }
 t_small() { # cat of the small files, fresh mount
   local srv=$1 peer=$2 k=$1.$2 bytes
   [ "$peer" = curl ] && return 0
@@ -336,7 +337,7 @@ t_small() { # cat of the small files, fresh mount
   umount_peer
 }
 
-reader() { timeout 600 cat "$1" >/dev/null; }
+reader() { timeout "$op_timeout" cat "$1" >/dev/null; }
 t_parallel() { # NREADERS readers of different files at once, cold; curl: one download
   local srv=$1 peer=$2 k=$1.$2 ok=yes pids=() p i
   if [ "$peer" = curl ]; then
