@@ -392,7 +392,7 @@ cell() { # KEY [max|fails]: the median (or the max, or the failure count), failu
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.2f", a / b }'; }
 verdict() { # VALUE OP GOAL
-  [ -n "$1" ] || { printf 'not met (no figure)'; return; }
+  [ -n "$1" ] || { printf 'no figure (a peer failed)'; return; }
   awk -v v="$1" -v g="$3" -v op="$2" 'BEGIN { m = (op == ">=") ? v >= g : v <= g; printf "%s", m ? "**met**" : "not met" }'
 }
 minof() { printf '%s\n' "$@" | { grep -v '^$' || true; } | sort -g | head -n1; }
