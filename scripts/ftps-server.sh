@@ -13,7 +13,7 @@
 # with vsftpd) and a pyftpdlib venv under /opt/ftpsfs-test.
 #
 # start writes into STATEDIR: cert.pem + key.pem (self-signed, CN=localhost,
-# SAN localhost and 127.0.0.1, with the CA:TRUE openssl gives by default),
+# SAN localhost, 127.0.0.1, 127.0.0.2 (the bench delay proxy) and ::1, with the CA:TRUE openssl gives by default),
 # password (mode 0600), the server's config, *.log and pid; the FTP user sees
 # STATEDIR/root as "/". Every server runs as the login user once logged in,
 # so files it writes belong to that user. It prints one line
