@@ -6,8 +6,9 @@
 //! change the file ourselves.
 
 use lru::LruCache;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
 
 struct Cached {
     size: u64,
@@ -18,12 +19,15 @@ struct Cached {
 struct Inner {
     lru: LruCache<String, Cached>,
     bytes: usize,
+    /// Paths someone is fetching now.
+    pending: HashSet<String>,
 }
 
 /// Small files' contents, keyed by path.
 pub struct Contents {
     budget: usize,
     inner: Mutex<Inner>,
+    arrived: Condvar,
 }
 
 impl Contents {
@@ -34,7 +38,9 @@ impl Contents {
             inner: Mutex::new(Inner {
                 lru: LruCache::unbounded(),
                 bytes: 0,
+                pending: HashSet::new(),
             }),
+            arrived: Condvar::new(),
         }
     }
 
@@ -54,6 +60,47 @@ impl Contents {
     /// Whether anything is cached for `path`.
     pub fn contains(&self, path: &str) -> bool {
         self.lock().lru.contains(path)
+    }
+
+    /// Claims the fetch of `path`: false when it is cached or being
+    /// fetched already. Whoever gets true must call [`Contents::done`].
+    pub fn claim(&self, path: &str) -> bool {
+        let mut inner = self.lock();
+        !inner.lru.contains(path) && inner.pending.insert(path.to_string())
+    }
+
+    /// The claimed fetch of `path` ended (stored or not).
+    pub fn done(&self, path: &str) {
+        self.lock().pending.remove(path);
+        self.arrived.notify_all();
+    }
+
+    /// Like [`Contents::get`], first waiting up to `limit` for a fetch of
+    /// `path` in progress.
+    pub fn wait(
+        &self,
+        path: &str,
+        size: u64,
+        mtime: Option<SystemTime>,
+        limit: Duration,
+    ) -> Option<Arc<Vec<u8>>> {
+        let deadline = Instant::now() + limit;
+        let mut inner = self.lock();
+        while inner.pending.contains(path) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            inner = self
+                .arrived
+                .wait_timeout(inner, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        match inner.lru.get(path) {
+            Some(c) if c.size == size && c.mtime == mtime => Some(Arc::clone(&c.data)),
+            _ => None,
+        }
     }
 
     /// Stores the contents of `path` as listed with `size` and `mtime`;
@@ -124,6 +171,29 @@ mod tests {
         assert!(c.get("/a", 3, None).is_none());
         c.put("/b", 9, t, b"short".to_vec());
         assert!(!c.contains("/b"), "a short fetch is not cached");
+    }
+
+    #[test]
+    fn a_reader_waits_for_a_fetch_in_progress() {
+        let c = Arc::new(Contents::new(100));
+        assert!(c.claim("/a"));
+        assert!(!c.claim("/a"), "claimed once");
+        let fetcher = {
+            let c = Arc::clone(&c);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                c.put("/a", 2, None, b"ok".to_vec());
+                c.done("/a");
+            })
+        };
+        let got = c.wait("/a", 2, None, Duration::from_secs(10));
+        assert_eq!(got.unwrap().as_slice(), b"ok");
+        fetcher.join().unwrap();
+        assert!(!c.claim("/a"), "cached now");
+        // Nobody fetching: no wait at all.
+        let t = Instant::now();
+        assert!(c.wait("/b", 1, None, Duration::from_secs(10)).is_none());
+        assert!(t.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

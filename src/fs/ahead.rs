@@ -27,7 +27,7 @@ const WATCHED: usize = 4096;
 /// Files at most this large are fetched ahead.
 pub const SMALL_FILE: u64 = 256 << 10;
 /// Small files fetched ahead of the reader, per worker thread.
-const FILES_PER_THREAD: usize = 4;
+const FILES_PER_THREAD: usize = 8;
 /// Subdirectories listed ahead of the walker.
 const DIR_WINDOW: usize = 64;
 
@@ -191,15 +191,16 @@ impl Ahead {
         });
         for e in next {
             let path = join(dir, &e.name);
-            if self.contents.contains(&path) {
+            if !self.contents.claim(&path) {
                 continue;
             }
             let job = Job::Fetch {
-                path,
+                path: path.clone(),
                 size: e.size,
                 mtime: e.mtime,
             };
             if !self.send(job) {
+                self.contents.done(&path);
                 break;
             }
         }
@@ -224,10 +225,13 @@ fn work(
                     debug!("listing {dir} ahead: {}", e.message);
                 }
             }
-            Job::Fetch { path, size, mtime } => match fetch(remote, &path, size) {
-                Ok(data) => contents.put(&path, size, mtime, data),
-                Err(e) => debug!("fetching {path} ahead: {}", e.message),
-            },
+            Job::Fetch { path, size, mtime } => {
+                match fetch(remote, &path, size) {
+                    Ok(data) => contents.put(&path, size, mtime, data),
+                    Err(e) => debug!("fetching {path} ahead: {}", e.message),
+                }
+                contents.done(&path);
+            }
         }
     }
 }
@@ -302,28 +306,28 @@ mod tests {
     fn second_small_file_read_fetches_the_next_ones() {
         let (mem, listings, contents, ahead) = setup(1);
         mem.mkdir("/s").unwrap();
-        for i in 0..10 {
-            mem.put(&format!("/s/f{i}"), format!("file {i}").as_bytes());
+        let name = |i: usize| format!("/s/f{i:02}");
+        let w = FILES_PER_THREAD; // one thread
+        for i in 0..w + 4 {
+            mem.put(&name(i), format!("file {i}").as_bytes());
         }
         mem.put("/s/big", &vec![0u8; SMALL_FILE as usize + 1]);
         let l = listings.get("/s").unwrap();
-        let entry = |n: &str| l.iter().find(|e| e.name == n).unwrap().clone();
-        ahead.file_opened("/s/f0");
+        ahead.file_opened(&name(0));
         std::thread::sleep(Duration::from_millis(50));
-        assert!(!contents.contains("/s/f2"), "one is no walk");
-        ahead.file_opened("/s/f1");
-        // window = 1 thread x 4 files: f2..f5
+        assert!(!contents.contains(&name(2)), "one is no walk");
+        ahead.file_opened(&name(1));
         eventually("next files fetched", || {
-            (2..6).all(|i| contents.contains(&format!("/s/f{i}")))
+            (2..2 + w).all(|i| contents.contains(&name(i)))
         });
-        let e = entry("f3");
+        let e = l.iter().find(|e| e.name == "f03").unwrap();
         assert_eq!(
-            contents.get("/s/f3", e.size, e.mtime).unwrap().as_slice(),
+            contents.get(&name(3), e.size, e.mtime).unwrap().as_slice(),
             b"file 3"
         );
-        assert!(!contents.contains("/s/f6"), "only a window ahead");
-        ahead.file_opened("/s/f2");
-        eventually("window slides", || contents.contains("/s/f6"));
+        assert!(!contents.contains(&name(2 + w)), "only a window ahead");
+        ahead.file_opened(&name(2));
+        eventually("window slides", || contents.contains(&name(2 + w)));
         assert!(!contents.contains("/s/big"), "large files are not fetched");
     }
 

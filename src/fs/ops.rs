@@ -13,7 +13,7 @@ use fuser::{FileAttr, INodeNo};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Settings of the filesystem floor.
 #[derive(Debug, Clone)]
@@ -28,6 +28,9 @@ pub struct FsOptions {
 
 /// Bytes of small files fetched ahead that are kept.
 const CONTENTS_BUDGET: usize = 8 << 20;
+/// Longest wait for a small file being fetched ahead before fetching it
+/// ourselves.
+const FETCH_AHEAD_WAIT: Duration = Duration::from_secs(10);
 
 /// One slot of an open directory: `.`, `..` (no entry) or a listed entry.
 struct DirSlot {
@@ -372,7 +375,10 @@ impl Core {
         let (dir, name) = split(&h.path);
         let listing = self.listings.cached(dir)?;
         let e = listing.iter().find(|e| e.name == name)?;
-        self.contents.get(&h.path, e.size, e.mtime)
+        // A fetch ahead of us may be on its way: cheaper to wait for it
+        // than to start a second download of the same file.
+        self.contents
+            .wait(&h.path, e.size, e.mtime, FETCH_AHEAD_WAIT)
     }
 
     /// Writes to an open file.
