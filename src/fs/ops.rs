@@ -721,27 +721,25 @@ mod tests {
         c.releasedir(fh);
     }
 
+    /// With APPE, and without it (then through the spool).
     #[test]
     fn append_continues_the_file() {
-        let (c, mem) = core();
-        mem.put("/log", b"one\n");
-        let ino = c.lookup(ROOT, "log").unwrap().ino.0;
-        let fh = c.open(ino, libc::O_WRONLY | libc::O_APPEND).unwrap();
-        c.write(fh, 4, b"two\n").unwrap();
-        c.release(fh).unwrap();
-        assert_eq!(mem.contents("/log").unwrap(), b"one\ntwo\n");
-    }
-
-    #[test]
-    fn append_without_appe_goes_through_the_spool() {
-        let (c, mem) = core();
-        mem.refuse_append();
-        mem.put("/log", b"one\n");
-        let ino = c.lookup(ROOT, "log").unwrap().ino.0;
-        let fh = c.open(ino, libc::O_WRONLY | libc::O_APPEND).unwrap();
-        c.write(fh, 4, b"two\n").unwrap();
-        c.release(fh).unwrap();
-        assert_eq!(mem.contents("/log").unwrap(), b"one\ntwo\n");
+        for refuse_append in [false, true] {
+            let (c, mem) = core();
+            if refuse_append {
+                mem.refuse_append();
+            }
+            mem.put("/log", b"one\n");
+            let ino = c.lookup(ROOT, "log").unwrap().ino.0;
+            let fh = c.open(ino, libc::O_WRONLY | libc::O_APPEND).unwrap();
+            c.write(fh, 4, b"two\n").unwrap();
+            c.release(fh).unwrap();
+            assert_eq!(
+                mem.contents("/log").unwrap(),
+                b"one\ntwo\n",
+                "{refuse_append}"
+            );
+        }
     }
 
     #[test]
