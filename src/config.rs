@@ -83,6 +83,9 @@ pub struct MountConfig {
     /// `walk_ahead=N`: threads listing directories and fetching small files
     /// ahead of a tree walk; default one less than `connections`.
     pub walk_ahead: Option<usize>,
+    /// `atomic_upload` (on unless `atomic_upload=off`): replacing uploads
+    /// go to a temporary name and are renamed over the file once complete.
+    pub atomic_upload: bool,
 }
 
 impl MountConfig {
@@ -116,6 +119,7 @@ impl MountConfig {
             before_auth: Vec::new(),
             protect_before_login: false,
             walk_ahead: None,
+            atomic_upload: true,
         }
     }
 

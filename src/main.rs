@@ -64,7 +64,7 @@ fn main() {
     };
     let features = first.features().clone();
     let pool = Pool::new(opts, Login { user, password }, cfg.connections, Some(first));
-    let remote = FtpsRemote::new(Arc::clone(&pool), &features, &cfg.root);
+    let remote = FtpsRemote::new(Arc::clone(&pool), &features, &cfg.root, cfg.atomic_upload);
     let fs = build_fs(&cfg, Arc::new(remote));
     let config = mount_config(&cfg);
     let session = match fuser::Session::new(fs, &cfg.mountpoint, &config) {

@@ -1068,7 +1068,7 @@ fn s09_2_522_on_a_streamed_download_is_retried() {
         password: Password::new(PASSWORD.into()),
     };
     let pool = Pool::new(srv.options(), login, 1, None);
-    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "");
+    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "", false);
     let mut down = remote
         .open_read("/f", 0)
         .unwrap_or_else(|e| panic!("open_read: {e:?}\n{}", srv.report()));

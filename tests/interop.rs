@@ -167,6 +167,19 @@ fn round_trip(server: &TestServer, opts: &[&str]) {
         fs::metadata(srv("d/log")).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    // Replacing it keeps that mode and leaves no temporary file behind.
+    fs::write(m.join("d/log"), b"rewritten").unwrap();
+    assert_eq!(fs::read(srv("d/log")).unwrap(), b"rewritten");
+    assert_eq!(
+        fs::metadata(srv("d/log")).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let leftovers: Vec<String> = fs::read_dir(srv("d"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".ftpsfs-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     run_ok(Command::new("df").arg(&m.path));
 
     // unlink and rmdir, ENOTEMPTY first.

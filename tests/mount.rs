@@ -99,19 +99,93 @@ fn write_the_server_refuses_fails_at_close_not_silently() {
         return;
     }
     let server = TestServer::vsftpd();
-    // A file the FTP user may read but not write.
-    let locked = server.root.join("locked.txt");
+    // A file the FTP user may read but not write, in a directory where it
+    // may not create the temporary file of an atomic upload either.
+    let ro = server.root.join("ro");
+    fs::create_dir(&ro).unwrap();
+    let locked = ro.join("locked.txt");
     fs::write(&locked, b"original").unwrap();
     let m = Mount::new(&server, &[]);
     let mut f = OpenOptions::new()
         .write(true)
-        .open(m.join("locked.txt"))
+        .open(m.join("ro/locked.txt"))
         .unwrap();
     // The write lands in the local spool; the upload happens at close.
     f.write_all(b"XY").unwrap();
     let err = close_checked(f).expect_err("close must report the refused upload");
     assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
     assert_eq!(fs::read(&locked).unwrap(), b"original");
+}
+
+/// A small tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        fs::create_dir_all(at).unwrap();
+        let out = run_bounded(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o"])
+                .arg(format!("size={size},mode=0777"))
+                .arg("tmpfs")
+                .arg(at),
+            Duration::from_secs(10),
+        );
+        assert!(out.status.success(), "mount tmpfs: {out:?}");
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = run_bounded(
+            Command::new("umount").arg("-l").arg(&self.0),
+            Duration::from_secs(10),
+        );
+    }
+}
+
+/// A full disk on the server (a 1 MiB tmpfs): replacing a file with more
+/// than fits fails loudly, the old file keeps its bytes and no temporary
+/// file is left behind.
+#[test]
+fn a_full_disk_fails_the_upload_and_keeps_the_old_file() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::vsftpd();
+    let disk = Tmpfs::mount(&server.root.join("small"), "1m");
+    fs::write(disk.0.join("keep.txt"), b"the old contents").unwrap();
+    let m = Mount::new(&server, &[]);
+    let big = random_bytes(3 << 20, 7);
+    let r = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(m.join("small/keep.txt"))
+        .and_then(|mut f| {
+            f.write_all(&big)?;
+            close_checked(f)
+        });
+    let err = r.expect_err("an upload onto a full disk must fail");
+    assert!(
+        matches!(err.raw_os_error(), Some(libc::ENOSPC | libc::EIO)),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(disk.0.join("keep.txt")).unwrap(),
+        b"the old contents"
+    );
+    let names: Vec<String> = fs::read_dir(&disk.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["keep.txt"], "temporary file left behind");
+    assert_eq!(
+        fs::read(m.join("small/keep.txt")).unwrap(),
+        b"the old contents"
+    );
+    drop(m);
+    drop(disk);
 }
 
 #[test]

@@ -93,6 +93,17 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
             }
             "protect_before_login" => cfg.protect_before_login = true,
             "walk_ahead" => cfg.walk_ahead = Some(number(key, need()?, 0usize, 64)?),
+            "atomic_upload" => {
+                cfg.atomic_upload = match value.unwrap_or("on") {
+                    "on" | "yes" | "1" => true,
+                    "off" | "no" | "0" => false,
+                    v => {
+                        return Err(CliError::usage(format!(
+                            "bad value for option atomic_upload: {v:?} (on or off)"
+                        )))
+                    }
+                }
+            }
             k if value.is_none() && GENERIC.contains(&k) => {}
             k if k.starts_with("x-systemd.") || k.starts_with("x-gvfs-") || k == "comment" => {}
             k => return Err(CliError::usage(format!("unknown mount option '{k}'"))),

@@ -1,7 +1,7 @@
 //! Open files: streamed downloads, streamed uploads, and a local spool for
 //! random access.
 
-use crate::remote::{Download, Error, Remote, Result, Upload};
+use crate::remote::{Download, Entry, Error, Remote, Result, Upload, WriteMode};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -49,6 +49,11 @@ pub struct Handle {
     pub size: u64,
     /// An error of an earlier write that must be reported at flush/close.
     pub pending_error: Option<Error>,
+    /// Permission bits of the file at open, kept when it is replaced.
+    pub mode: Option<u32>,
+    /// Truncated to zero here (O_TRUNC) and not yet uploaded: the server
+    /// keeps the old contents until the new ones are complete.
+    pub truncated: bool,
 }
 
 fn io_err(e: std::io::Error) -> Error {
@@ -59,22 +64,40 @@ fn io_err(e: std::io::Error) -> Error {
 }
 
 impl Handle {
+    /// An idle handle of the file `e` at `path`, opened for nothing yet.
+    pub fn new(ino: u64, path: String, e: &Entry) -> Handle {
+        Handle {
+            ino,
+            path,
+            append: false,
+            writable: false,
+            readable: false,
+            state: State::Idle,
+            size: e.size,
+            pending_error: None,
+            mode: e.mode,
+            truncated: false,
+        }
+    }
+
     /// The size the file has from this handle's point of view, if it is
     /// changing it.
     pub fn local_size(&self) -> Option<u64> {
         match &self.state {
             State::Writing { upload, start } => Some(start + upload.written()),
             State::Spooled { file, dirty: true } => file.metadata().ok().map(|m| m.len()),
+            _ if self.truncated => Some(0),
             _ => None,
         }
     }
 
     /// True when a write is not yet on the server.
     pub fn is_dirty(&self) -> bool {
-        matches!(
-            self.state,
-            State::Writing { .. } | State::Spooled { dirty: true, .. }
-        )
+        self.truncated
+            || matches!(
+                self.state,
+                State::Writing { .. } | State::Spooled { dirty: true, .. }
+            )
     }
 
     /// Reads `size` bytes at `offset`: from the stream when it is at that
@@ -145,8 +168,14 @@ impl Handle {
         if let State::Idle = self.state {
             let size = self.size;
             if offset == size && (size == 0 || self.append) {
-                match remote.open_write(&self.path, size > 0) {
+                let how = if size > 0 {
+                    WriteMode::Append
+                } else {
+                    WriteMode::Replace { mode: self.mode }
+                };
+                match remote.open_write(&self.path, how) {
                     Ok(upload) => {
+                        self.truncated = false;
                         self.state = State::Writing {
                             upload,
                             start: size,
@@ -172,8 +201,13 @@ impl Handle {
         if let State::Spooled { .. } = self.state {
             return Ok(());
         }
-        self.finish(remote)?;
         let mut file = tempfile::tempfile().map_err(io_err)?;
+        if self.truncated {
+            self.state = State::Spooled { file, dirty: true };
+            self.truncated = false;
+            return Ok(());
+        }
+        self.finish(remote)?;
         let mut down = remote.open_read(&self.path, 0)?;
         let mut buf = vec![0u8; CHUNK];
         loop {
@@ -185,6 +219,15 @@ impl Handle {
         }
         self.state = State::Spooled { file, dirty: false };
         Ok(())
+    }
+
+    /// Sets the permission bits the file gets when this handle's writes
+    /// land (for a file that is not on the server yet).
+    pub fn set_mode(&mut self, mode: u32) {
+        self.mode = Some(mode);
+        if let State::Writing { upload, .. } = &mut self.state {
+            upload.set_mode(mode);
+        }
     }
 
     /// Drops a running transfer (an upload is abandoned, never completed).
@@ -209,6 +252,7 @@ impl Handle {
     pub fn finish(&mut self, remote: &dyn Remote) -> Result<()> {
         if let Some(e) = self.pending_error.take() {
             self.abandon();
+            self.truncated = false;
             return Err(e);
         }
         match std::mem::replace(&mut self.state, State::Idle) {
@@ -222,7 +266,7 @@ impl Handle {
                 mut file,
                 dirty: true,
             } => {
-                let r = upload_file(remote, &self.path, &mut file);
+                let r = upload_file(remote, &self.path, self.mode, &mut file);
                 // Keep the copy either way: a failed upload can be retried
                 // by the next flush and nothing written is lost meanwhile.
                 self.state = State::Spooled {
@@ -230,6 +274,13 @@ impl Handle {
                     dirty: r.is_err(),
                 };
                 r
+            }
+            State::Idle | State::Reading(_) if self.truncated => {
+                let how = WriteMode::Replace { mode: self.mode };
+                remote.open_write(&self.path, how)?.finish()?;
+                self.truncated = false;
+                self.size = 0;
+                Ok(())
             }
             State::Reading(_) => Ok(()),
             other => {
@@ -240,10 +291,16 @@ impl Handle {
     }
 }
 
-/// Uploads the whole of `file` as `path`.
-pub fn upload_file(remote: &dyn Remote, path: &str, file: &mut File) -> Result<()> {
+/// Uploads the whole of `file` as `path`, replacing a file of permission
+/// bits `mode`.
+pub fn upload_file(
+    remote: &dyn Remote,
+    path: &str,
+    mode: Option<u32>,
+    file: &mut File,
+) -> Result<()> {
     file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-    let mut up: Box<dyn Upload> = remote.open_write(path, false)?;
+    let mut up: Box<dyn Upload> = remote.open_write(path, WriteMode::Replace { mode })?;
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = file.read(&mut buf).map_err(io_err)?;

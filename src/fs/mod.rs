@@ -109,6 +109,12 @@ impl Filesystem for FtpsFs {
         if let Err(missing) = config.add_capabilities(plus) {
             log::debug!("kernel lacks {missing:?}: plain readdir");
         }
+        // O_TRUNC arrives with open, so the server keeps the old contents
+        // until the new ones are complete (else the kernel truncates first,
+        // with a setattr that names no open file).
+        if let Err(missing) = config.add_capabilities(InitFlags::FUSE_ATOMIC_O_TRUNC) {
+            log::debug!("kernel lacks {missing:?}: O_TRUNC truncates at once");
+        }
         Ok(())
     }
 

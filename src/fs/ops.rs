@@ -8,9 +8,9 @@ use super::inode::{InodeTable, ROOT};
 use crate::cache::contents::Contents;
 use crate::cache::listings::Listings;
 use crate::cache::DirCache;
-use crate::remote::{join, split, Entry, Error, Kind, Remote, Result};
+use crate::remote::{join, split, Entry, Error, Kind, Remote, Result, WriteMode};
 use fuser::{FileAttr, INodeNo};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -50,6 +50,9 @@ pub struct Core {
     inodes: Mutex<InodeTable>,
     handles: Mutex<HashMap<u64, Arc<Mutex<Handle>>>>,
     dirs: Mutex<HashMap<u64, Arc<Vec<Entry>>>>,
+    /// Files created here whose first upload has not finished: an atomic
+    /// upload puts them on the server only then.
+    created: Mutex<HashSet<String>>,
     next_fh: AtomicU64,
     opts: FsOptions,
 }
@@ -96,6 +99,7 @@ impl Core {
             inodes: Mutex::new(InodeTable::default()),
             handles: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
+            created: Mutex::new(HashSet::new()),
             next_fh: AtomicU64::new(1),
             opts,
         }
@@ -123,11 +127,20 @@ impl Core {
 
     fn entry(&self, path: &str) -> Result<Entry> {
         let (dir, name) = split(path);
-        self.listing(dir)?
-            .iter()
-            .find(|e| e.name == name)
-            .cloned()
-            .ok_or_else(enoent)
+        if let Some(e) = self.listing(dir)?.iter().find(|e| e.name == name) {
+            return Ok(e.clone());
+        }
+        if !lock(&self.created).contains(path) {
+            return Err(enoent());
+        }
+        Ok(Entry {
+            name: name.to_string(),
+            kind: Kind::File,
+            size: 0,
+            mtime: Some(SystemTime::now()),
+            mode: None,
+            target: None,
+        })
     }
 
     /// Size a handle open for writing knows better than the listing.
@@ -203,9 +216,11 @@ impl Core {
                 Some(h) => {
                     let mut h = lock(&h);
                     if size == 0 && !matches!(h.state, State::Spooled { .. }) {
-                        // Truncation to zero (open with O_TRUNC): restart the file.
+                        // Truncation to zero (open with O_TRUNC): the file
+                        // restarts, and the server keeps the old contents
+                        // until the new ones are complete.
                         h.abandon();
-                        self.truncate_remote(&path, 0)?;
+                        h.truncated = true;
                         h.size = 0;
                     } else {
                         h.truncate(&*self.remote, size)?;
@@ -216,7 +231,18 @@ impl Core {
             self.changed(&path);
         }
         if let Some(mode) = mode {
-            self.remote.chmod(&path, mode)?;
+            if lock(&self.created).contains(&path) {
+                // Not on the server yet: the upload takes the mode along.
+                let open: Vec<_> = lock(&self.handles).values().cloned().collect();
+                for h in open {
+                    let mut h = lock(&h);
+                    if h.path == path {
+                        h.set_mode(mode);
+                    }
+                }
+            } else {
+                self.remote.chmod(&path, mode)?;
+            }
             self.changed(&path);
         }
         if let Some(t) = mtime {
@@ -252,18 +278,12 @@ impl Core {
         if size == current.size {
             return Ok(());
         }
-        let mut h = Handle {
-            ino: 0,
-            path: path.to_string(),
-            append: false,
-            writable: true,
-            readable: true,
-            state: State::Idle,
-            size: current.size,
-            pending_error: None,
-        };
+        let mut h = Handle::new(0, path.to_string(), &current);
+        h.writable = true;
+        h.readable = true;
         if size == 0 {
-            return self.remote.open_write(path, false)?.finish();
+            let how = WriteMode::Replace { mode: current.mode };
+            return self.remote.open_write(path, how)?.finish();
         }
         if size > current.size {
             // Extend with zeros through APPE.
@@ -306,40 +326,33 @@ impl Core {
         if e.kind == Kind::Dir {
             return Err(Error::new(libc::EISDIR, path));
         }
-        let size = self.local_size(ino).unwrap_or(e.size);
         if !writable && e.size <= SMALL_FILE {
             self.ahead.file_opened(&path);
         }
-        Ok(self.new_fh(Handle {
-            ino,
-            path,
-            append: flags & libc::O_APPEND != 0,
-            writable,
-            readable: acc != libc::O_WRONLY,
-            state: State::Idle,
-            size,
-            pending_error: None,
-        }))
+        let mut h = Handle::new(ino, path, &e);
+        h.size = self.local_size(ino).unwrap_or(e.size);
+        if writable && flags & libc::O_TRUNC != 0 {
+            // The server keeps the old contents until the new ones are complete.
+            h.truncated = true;
+            h.size = 0;
+        }
+        h.append = flags & libc::O_APPEND != 0;
+        h.writable = writable;
+        h.readable = acc != libc::O_WRONLY;
+        Ok(self.new_fh(h))
     }
 
     /// Creates a file and opens it; the file exists on the server at once.
     pub fn create(&self, parent: u64, name: &str, flags: i32) -> Result<(FileAttr, u64)> {
         self.writable()?;
         let path = join(&self.path(parent)?, name);
-        let upload = self.remote.open_write(&path, false)?;
+        let upload = self
+            .remote
+            .open_write(&path, WriteMode::Replace { mode: None })?;
+        lock(&self.created).insert(path.clone());
         self.changed(&path);
         let ino = lock(&self.inodes).ino(&path, true);
         let acc = flags & libc::O_ACCMODE;
-        let fh = self.new_fh(Handle {
-            ino,
-            path: path.clone(),
-            append: flags & libc::O_APPEND != 0,
-            writable: true,
-            readable: acc != libc::O_WRONLY,
-            state: State::Writing { upload, start: 0 },
-            size: 0,
-            pending_error: None,
-        });
         let e = Entry {
             name: name.to_string(),
             kind: Kind::File,
@@ -348,6 +361,12 @@ impl Core {
             mode: None,
             target: None,
         };
+        let mut h = Handle::new(ino, path, &e);
+        h.append = flags & libc::O_APPEND != 0;
+        h.writable = true;
+        h.readable = acc != libc::O_WRONLY;
+        h.state = State::Writing { upload, start: 0 };
+        let fh = self.new_fh(h);
         Ok((attr::from_entry(ino, &e, &self.opts.owner), fh))
     }
 
@@ -398,6 +417,9 @@ impl Core {
         let dirty = h.is_dirty() || h.pending_error.is_some();
         let r = h.finish(&*self.remote);
         if dirty {
+            if r.is_ok() {
+                lock(&self.created).remove(&h.path);
+            }
             self.changed(&h.path);
         }
         r
@@ -406,7 +428,9 @@ impl Core {
     /// Closes a handle, completing any upload.
     pub fn release(&self, fh: u64) -> Result<()> {
         let r = self.flush(fh);
-        lock(&self.handles).remove(&fh);
+        if let Some(h) = lock(&self.handles).remove(&fh) {
+            lock(&self.created).remove(&lock(&h).path);
+        }
         r
     }
 
@@ -551,6 +575,7 @@ impl Core {
             let mut h = lock(h);
             if h.path == from && h.is_dirty() {
                 h.finish(&*self.remote)?;
+                lock(&self.created).remove(&from);
             }
         }
         self.remote.rename(&from, &to)?;
@@ -663,6 +688,43 @@ mod tests {
         c.release(fh).unwrap();
         assert_eq!(mem.contents("/a.txt").unwrap(), b"hello world");
         assert_eq!(c.getattr(attr.ino.0).unwrap().size, 11);
+    }
+
+    #[test]
+    fn a_created_file_shows_while_written_though_the_server_gets_it_at_close() {
+        let (c, mem) = core();
+        let (attr, fh) = c.create(ROOT, "n", libc::O_WRONLY).unwrap();
+        c.write(fh, 0, b"abc").unwrap();
+        assert!(mem.contents("/n").is_none(), "on the server before close");
+        assert_eq!(c.lookup(ROOT, "n").unwrap().size, 3);
+        assert_eq!(c.getattr(attr.ino.0).unwrap().size, 3);
+        // fchmod before close (cp -p does it) goes with the upload.
+        c.setattr(attr.ino.0, Some(fh), None, None, Some(0o640))
+            .unwrap();
+        c.release(fh).unwrap();
+        assert_eq!(mem.contents("/n").unwrap(), b"abc");
+        assert_eq!(c.getattr(attr.ino.0).unwrap().perm & 0o777, 0o640);
+    }
+
+    #[test]
+    fn a_truncated_file_keeps_its_contents_and_mode_until_replaced_at_close() {
+        let (c, mem) = core();
+        mem.put("/f", b"old contents");
+        mem.chmod("/f", 0o600).unwrap();
+        let ino = c.lookup(ROOT, "f").unwrap().ino.0;
+        let fh = c.open(ino, libc::O_WRONLY | libc::O_TRUNC).unwrap();
+        assert_eq!(c.getattr(ino).unwrap().size, 0);
+        c.write(fh, 0, b"new").unwrap();
+        assert_eq!(mem.contents("/f").unwrap(), b"old contents");
+        c.release(fh).unwrap();
+        assert_eq!(mem.contents("/f").unwrap(), b"new");
+        assert_eq!(c.getattr(ino).unwrap().perm & 0o777, 0o600);
+        // ftruncate to zero and closed without a write: empty.
+        let fh = c.open(ino, libc::O_WRONLY).unwrap();
+        c.setattr(ino, Some(fh), Some(0), None, None).unwrap();
+        assert_eq!(mem.contents("/f").unwrap(), b"new");
+        c.release(fh).unwrap();
+        assert_eq!(mem.contents("/f").unwrap(), b"");
     }
 
     #[test]

@@ -439,6 +439,10 @@ impl Control {
             // pure-ftpd lists UTF8 but answers 504: harmless.
             let _ = self.command(&Command::with_arg("OPTS", "UTF8 ON")?)?;
         }
+        if let Some(facts) = self.features.mlst_facts_with_mode() {
+            // Listings without modes are only less exact: no error.
+            let _ = self.command(&Command::with_arg("OPTS", format!("MLST {facts}"))?)?;
+        }
         Ok(())
     }
 

@@ -53,6 +53,27 @@ impl Features {
         self.has("MLST") || self.has("MLSD")
     }
 
+    /// The argument of an `OPTS MLST` that turns on the `unix.mode` fact
+    /// when the server offers it switched off (pyftpdlib), keeping the
+    /// facts that are on (RFC 3659 section 7.9); `None` when not needed.
+    pub fn mlst_facts_with_mode(&self) -> Option<String> {
+        let facts: Vec<&str> = self
+            .params("MLST")?
+            .split(';')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect();
+        let mode = facts
+            .iter()
+            .find(|f| f.trim_end_matches('*').eq_ignore_ascii_case("unix.mode"))?;
+        if mode.ends_with('*') {
+            return None;
+        }
+        let mut on: Vec<&str> = facts.iter().filter_map(|f| f.strip_suffix('*')).collect();
+        on.push(mode);
+        Some(on.iter().map(|f| format!("{f};")).collect())
+    }
+
     /// Names of all listed features, sorted.
     pub fn names(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.map.keys().map(String::as_str).collect();
@@ -74,6 +95,28 @@ mod tests {
         assert_eq!(f.params("REST"), Some("STREAM"));
         assert_eq!(f.params("AUTH"), Some("TLS"));
         assert!(!f.has("EPSV"));
+    }
+
+    #[test]
+    fn a_unix_mode_fact_switched_off_is_asked_for() {
+        let feat = |mlst: &str| {
+            let raw = format!("211-Features:\r\n MLST {mlst}\r\n211 End\r\n");
+            Features::from_reply(&parse_replies(raw.as_bytes()).unwrap()[0])
+        };
+        let pyftpdlib = feat("type*;perm*;size*;modify*;unique;unix.mode;unix.uid;unix.gid;");
+        assert_eq!(
+            pyftpdlib.mlst_facts_with_mode().as_deref(),
+            Some("type;perm;size;modify;unix.mode;")
+        );
+        assert_eq!(
+            feat("modify*;perm*;size*;type*;UNIX.mode*;").mlst_facts_with_mode(),
+            None
+        );
+        assert_eq!(
+            feat("modify*;perm*;size*;type*;").mlst_facts_with_mode(),
+            None
+        );
+        assert_eq!(Features::default().mlst_facts_with_mode(), None);
     }
 
     #[test]

@@ -2,12 +2,12 @@
 
 use super::error::{Error, Op, Result};
 use super::pool::{Pool, Pooled};
-use super::{Capabilities, Download, Entry, Kind, Remote, Upload};
+use super::{join, split, Capabilities, Download, Entry, Kind, Remote, Upload, WriteMode};
 use crate::ftp::list::{self, EntryKind, ListFormat};
 use crate::ftp::{self, Command, Control, DataConn, Features};
 use log::{debug, warn};
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,12 +23,16 @@ pub struct FtpsRemote {
     has_size: bool,
     /// The server refused APPE once: appends go through the spool.
     append_refused: AtomicBool,
+    /// Replacing uploads go to a temporary name and are renamed into place.
+    atomic: bool,
 }
 
 impl FtpsRemote {
     /// Wraps a pool; `f` are the server's features (from a first login);
-    /// `base` is the server directory shown at the mount root.
-    pub fn new(pool: Arc<Pool>, f: &Features, base: &str) -> FtpsRemote {
+    /// `base` is the server directory shown at the mount root. With
+    /// `atomic`, a replacing upload is stored under a temporary name beside
+    /// its file, checked, and renamed over it.
+    pub fn new(pool: Arc<Pool>, f: &Features, base: &str, atomic: bool) -> FtpsRemote {
         FtpsRemote {
             pool,
             base: base.trim_end_matches('/').to_string(),
@@ -37,6 +41,7 @@ impl FtpsRemote {
             },
             has_size: f.has("SIZE"),
             append_refused: AtomicBool::new(false),
+            atomic,
         }
     }
 
@@ -100,6 +105,44 @@ fn retryable(e: &ftp::Error) -> bool {
     e.breaks_connection() || matches!(e.code(), Some(421 | 425 | 426 | 522))
 }
 
+/// A name beside `path` for an upload in progress: `.NAME.ftpsfs-XXXXXXXX`
+/// (the name cut so that the whole stays within 255 bytes).
+fn temp_path(path: &str) -> String {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let (dir, name) = split(path);
+    let mut cut = name.len().min(200);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let seed =
+        nanos ^ (u64::from(std::process::id()) << 32) ^ COUNT.fetch_add(1, Ordering::Relaxed);
+    let tag = (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32;
+    join(dir, &format!(".{}.ftpsfs-{tag:08x}", &name[..cut]))
+}
+
+/// RNFR/RNTO replacing a file at `to`. Some servers refuse to rename over
+/// an existing file: then the target (only a file: RMD would fail on a
+/// full directory) is removed and the rename tried once more. The flag in
+/// the error says `to` was removed and `from` did not take its place.
+fn rename_over(
+    c: &mut Control,
+    from: &str,
+    to: &str,
+) -> std::result::Result<(), (ftp::Error, bool)> {
+    match c.rename(from, to) {
+        Err(ftp::Error::Reply {
+            code: 550 | 553, ..
+        }) if c.size(to).is_ok() => {
+            c.delete(to).map_err(|e| (e, false))?;
+            c.rename(from, to).map_err(|e| (e, true))
+        }
+        r => r.map_err(|e| (e, false)),
+    }
+}
+
 fn convert(e: list::ListEntry) -> Entry {
     let (kind, target) = match e.kind {
         EntryKind::Dir => (Kind::Dir, None),
@@ -156,8 +199,39 @@ impl Remote for FtpsRemote {
         }))
     }
 
-    fn open_write(&self, path: &str, append: bool) -> Result<Box<dyn Upload>> {
+    fn open_write(&self, path: &str, how: WriteMode) -> Result<Box<dyn Upload>> {
         let spath = self.server_path(path);
+        if let WriteMode::Replace { mode } = how {
+            if self.atomic {
+                let temp = temp_path(&spath);
+                let cmd = Command::with_arg("STOR", temp.clone())
+                    .map_err(|e| Error::from_ftp(Op::Write, &e))?;
+                match self.begin(Op::Write, &cmd, None) {
+                    Ok((conn, data)) => {
+                        return Ok(Box::new(FtpUpload {
+                            conn,
+                            data: Some(data),
+                            path: temp,
+                            start: 0,
+                            check_size: self.has_size,
+                            replace: Some(spath),
+                            mode,
+                            keep_temp: false,
+                        }))
+                    }
+                    // A directory we may not create files in, holding a
+                    // file we may write: only an upload in place can work.
+                    Err(e) if e.errno == libc::EACCES => {
+                        debug!(
+                            "{path}: no temporary file allowed ({}); uploading in place",
+                            e.message
+                        )
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let append = how == WriteMode::Append;
         let mut start = 0;
         if append && self.has_size {
             start = self.call(Op::Write, true, |c| c.size(&spath)).unwrap_or(0);
@@ -182,6 +256,9 @@ impl Remote for FtpsRemote {
             path: spath,
             start,
             check_size: self.has_size,
+            replace: None,
+            mode: None,
+            keep_temp: false,
         }))
     }
 
@@ -202,17 +279,8 @@ impl Remote for FtpsRemote {
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
         let (f, t) = (self.server_path(from), self.server_path(to));
-        self.call(Op::Rename, false, |c| match c.rename(&f, &t) {
-            // Some servers refuse to rename over an existing file: remove
-            // the target (only a file: RMD would fail on a full directory)
-            // and try once more.
-            Err(ftp::Error::Reply {
-                code: 550 | 553, ..
-            }) if c.size(&t).is_ok() => {
-                c.delete(&t)?;
-                c.rename(&f, &t)
-            }
-            r => r,
+        self.call(Op::Rename, false, |c| {
+            rename_over(c, &f, &t).map_err(|(e, _)| e)
         })
     }
 
@@ -313,9 +381,65 @@ impl Drop for FtpDownload {
 struct FtpUpload {
     conn: Pooled,
     data: Option<DataConn>,
+    /// Where the bytes go: the file itself, or a temporary name beside it.
     path: String,
     start: u64,
     check_size: bool,
+    /// An atomic upload: the file `path` replaces once complete.
+    replace: Option<String>,
+    /// Permission bits to set once complete (those of the replaced file).
+    mode: Option<u32>,
+    /// The temporary file holds the only copy of the new contents.
+    keep_temp: bool,
+}
+
+impl FtpUpload {
+    fn complete(&mut self, data: DataConn) -> Result<()> {
+        let sent = data.bytes();
+        let failed = |e: ftp::Error| Error::from_ftp(Op::Write, &e);
+        let control = self.conn.control();
+        control.finish_upload(data).map_err(failed)?;
+        if self.check_size {
+            control
+                .verify_size(&self.path, self.start + sent)
+                .map_err(failed)?;
+        }
+        if let Some(mode) = self.mode {
+            if let Err(e) = control.chmod(&self.path, mode) {
+                debug!("{}: mode {mode:o} not set: {e}", self.path);
+            }
+        }
+        let Some(target) = &self.replace else {
+            return Ok(());
+        };
+        rename_over(control, &self.path, target).map_err(|(e, removed)| {
+            if removed {
+                self.keep_temp = true;
+                warn!(
+                    "{target} was removed to make room and the new contents could not take its place: they are in {}",
+                    self.path
+                );
+            }
+            failed(e)
+        })
+    }
+
+    /// Removes the temporary file of a failed atomic upload, on a new
+    /// connection if the old one broke.
+    fn discard_temp(&mut self) {
+        if self.replace.is_none() || self.keep_temp {
+            return;
+        }
+        if !self.conn.control().is_usable() {
+            if let Err(e) = self.conn.reconnect() {
+                warn!("{} left behind: {e}", self.path);
+                return;
+            }
+        }
+        if let Err(e) = self.conn.control().delete(&self.path) {
+            warn!("{} left behind: {e}", self.path);
+        }
+    }
 }
 
 impl Upload for FtpUpload {
@@ -328,6 +452,7 @@ impl Upload for FtpUpload {
             if let Some(data) = self.data.take() {
                 let _ = self.conn.control().finish_upload(data);
             }
+            self.discard_temp();
             return Err(Error::from_ftp(Op::Write, &e));
         }
         Ok(())
@@ -337,22 +462,20 @@ impl Upload for FtpUpload {
         self.data.as_ref().map_or(0, |d| d.bytes())
     }
 
+    fn set_mode(&mut self, mode: u32) {
+        self.mode = Some(mode);
+    }
+
     fn finish(mut self: Box<Self>) -> Result<()> {
         let data = self
             .data
             .take()
             .ok_or_else(|| Error::new(libc::EIO, "upload already failed"))?;
-        let sent = data.bytes();
-        let control = self.conn.control();
-        control
-            .finish_upload(data)
-            .map_err(|e| Error::from_ftp(Op::Write, &e))?;
-        if self.check_size {
-            control
-                .verify_size(&self.path, self.start + sent)
-                .map_err(|e| Error::from_ftp(Op::Write, &e))?;
+        let r = self.complete(data);
+        if r.is_err() {
+            self.discard_temp();
         }
-        Ok(())
+        r
     }
 }
 
@@ -365,6 +488,7 @@ impl Drop for FtpUpload {
                 data.bytes()
             );
             let _ = self.conn.control().abort(data);
+            self.discard_temp();
         }
     }
 }
@@ -381,5 +505,17 @@ mod tests {
         assert_eq!(ftp_timestamp(t), "20200101050101");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(ftp_timestamp(leap), "20000229000000");
+    }
+
+    #[test]
+    fn temporary_names_sit_beside_the_file_hidden_unique_and_short_enough() {
+        let a = temp_path("/dir/report.pdf");
+        let b = temp_path("/dir/report.pdf");
+        assert!(a.starts_with("/dir/.report.pdf.ftpsfs-"), "{a}");
+        assert_ne!(a, b);
+        assert!(temp_path("/x").starts_with("/.x.ftpsfs-"));
+        let long = format!("/d/{}", "é".repeat(127)); // 254 bytes
+        let t = temp_path(&long);
+        assert!(split(&t).1.len() <= 255, "{}", t.len());
     }
 }

@@ -1,7 +1,7 @@
 //! An in-memory [`Remote`] for filesystem tests that need no server.
 
 use super::error::{Error, Result};
-use super::{split, Capabilities, Download, Entry, Kind, Remote, Upload};
+use super::{split, Capabilities, Download, Entry, Kind, Remote, Upload, WriteMode};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -156,33 +156,29 @@ impl Remote for MemRemote {
         }))
     }
 
-    fn open_write(&self, path: &str, append: bool) -> Result<Box<dyn Upload>> {
+    fn open_write(&self, path: &str, how: WriteMode) -> Result<Box<dyn Upload>> {
+        let append = how == WriteMode::Append;
         if append && self.refuse_append.load(Ordering::Relaxed) {
             return Err(Error::new(libc::EOPNOTSUPP, "APPE refused"));
         }
-        let mut m = self.lock();
+        let m = self.lock();
         Self::parent_is_dir(&m, path)?;
-        let existing = m.get(path).cloned();
-        if existing.as_ref().is_some_and(|n| n.dir) {
+        let existing = m.get(path);
+        if existing.is_some_and(|n| n.dir) {
             return Err(Error::new(libc::EISDIR, path.to_string()));
         }
-        let initial = match (&existing, append) {
-            (Some(n), true) => n.data.clone(),
-            _ => Vec::new(),
+        let (data, mode) = match (existing, how) {
+            (Some(n), WriteMode::Append) => (n.data.clone(), n.mode),
+            (None, WriteMode::Append) => (Vec::new(), 0o644),
+            (_, WriteMode::Replace { mode }) => (Vec::new(), mode.unwrap_or(0o644)),
         };
-        // Like STOR: the file exists (empty) as soon as the upload starts.
-        let mut node = existing.unwrap_or(Node {
-            dir: false,
-            data: Vec::new(),
-            mtime: SystemTime::now(),
-            mode: 0o644,
-        });
-        node.data = initial.clone();
-        m.insert(path.to_string(), node);
+        // Like an atomic upload: the file shows its new contents (or shows
+        // at all) only once the upload is finished.
         Ok(Box::new(MemUpload {
             remote: self.clone(),
             path: path.to_string(),
-            data: initial,
+            data,
+            mode,
             written: 0,
         }))
     }
@@ -284,6 +280,7 @@ struct MemUpload {
     remote: MemRemote,
     path: String,
     data: Vec<u8>,
+    mode: u32,
     written: u64,
 }
 
@@ -298,11 +295,20 @@ impl Upload for MemUpload {
         self.written
     }
 
+    fn set_mode(&mut self, mode: u32) {
+        self.mode = mode;
+    }
+
     fn finish(self: Box<Self>) -> Result<()> {
         let mut m = self.remote.lock();
-        let n = m.get_mut(&self.path).ok_or_else(|| enoent(&self.path))?;
-        n.data = self.data;
-        n.mtime = SystemTime::now();
+        MemRemote::parent_is_dir(&m, &self.path)?;
+        let node = Node {
+            dir: false,
+            data: self.data,
+            mtime: SystemTime::now(),
+            mode: self.mode,
+        };
+        m.insert(self.path, node);
         Ok(())
     }
 }

@@ -57,14 +57,32 @@ pub trait Download: Send {
     fn offset(&self) -> u64;
 }
 
+/// What an upload does with the file at its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Replaces the file or creates it. `mode` holds the permission bits of
+    /// the file being replaced, kept on the new one where the server allows.
+    Replace {
+        /// Permission bits of the file being replaced, when known.
+        mode: Option<u32>,
+    },
+    /// Adds to the end of the file.
+    Append,
+}
+
 /// An open upload that streams a file to the server.
 pub trait Upload: Send {
     /// Sends `buf` (all of it, or an error).
     fn write(&mut self, buf: &[u8]) -> Result<()>;
     /// Bytes sent so far, counted from where the upload started.
     fn written(&self) -> u64;
+    /// Permission bits to give the file once the upload is complete (a
+    /// file created by this upload may not be on the server before).
+    fn set_mode(&mut self, mode: u32);
     /// Completes the upload and checks the server stored everything.
-    /// Dropping an `Upload` without `finish` abandons it.
+    /// Dropping an `Upload` without `finish` abandons it. A replacing
+    /// upload may show at its path only once `finish` succeeded (atomic
+    /// uploads), and a failed one leaves the old file as it was.
     fn finish(self: Box<Self>) -> Result<()>;
 }
 
@@ -75,7 +93,7 @@ pub trait Remote: Send + Sync + 'static {
     /// Opens `path` for reading at `offset`.
     fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>>;
     /// Opens `path` for writing: replacing it (STOR) or appending (APPE).
-    fn open_write(&self, path: &str, append: bool) -> Result<Box<dyn Upload>>;
+    fn open_write(&self, path: &str, how: WriteMode) -> Result<Box<dyn Upload>>;
     /// Creates a directory.
     fn mkdir(&self, path: &str) -> Result<()>;
     /// Removes an empty directory.

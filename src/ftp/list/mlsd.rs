@@ -46,8 +46,10 @@ pub fn parse_mdtm(value: &str) -> Option<SystemTime> {
     unix_to_system(secs, nanos)
 }
 
-/// Parses an octal permission string such as `0644`, `644` or `100644`; keeps `0o7777`.
+/// Parses an octal permission string such as `0644`, `644`, `100644` or
+/// `0o644` (pyftpdlib writes Python's octal); keeps `0o7777`.
 fn parse_octal_mode(v: &str) -> Option<u32> {
+    let v = v.strip_prefix("0o").unwrap_or(v);
     if v.is_empty() || v.len() > 11 || !v.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return None;
     }
