@@ -86,6 +86,8 @@ pub struct MountConfig {
     /// `atomic_upload` (on unless `atomic_upload=off`): replacing uploads
     /// go to a temporary name and are renamed over the file once complete.
     pub atomic_upload: bool,
+    /// `keepalive=SECS`: NOOP on connections idle that long (0: off).
+    pub keepalive: Duration,
 }
 
 impl MountConfig {
@@ -120,6 +122,7 @@ impl MountConfig {
             protect_before_login: false,
             walk_ahead: None,
             atomic_upload: true,
+            keepalive: Duration::ZERO,
         }
     }
 

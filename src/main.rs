@@ -64,6 +64,9 @@ fn main() {
     };
     let features = first.features().clone();
     let pool = Pool::new(opts, Login { user, password }, cfg.connections, Some(first));
+    if !cfg.keepalive.is_zero() {
+        pool.keep_alive(cfg.keepalive);
+    }
     let remote = FtpsRemote::new(Arc::clone(&pool), &features, &cfg.root, cfg.atomic_upload);
     let fs = build_fs(&cfg, Arc::new(remote));
     let config = mount_config(&cfg);

@@ -10,6 +10,7 @@ use ftpsfs::ftp::Control;
 use ftpsfs::remote::ftps::FtpsRemote;
 use ftpsfs::remote::pool::{Login, Pool};
 use ftpsfs::remote::{Remote, WriteMode};
+use std::io::Write;
 use std::sync::Arc;
 
 const USER: &str = "alice";
@@ -176,4 +177,259 @@ fn when_the_file_was_removed_but_the_rename_still_fails_the_new_contents_stay() 
         .filter(|c| c.starts_with("DELE"))
         .collect();
     assert_eq!(deletes, ["DELE /f"], "{t}");
+}
+
+/// How the fake ends a data connection early.
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    /// TCP cut without TLS close_notify, then 426 on the control connection.
+    Data,
+    /// The data connection and the whole control session dropped.
+    Session,
+    /// A clean TLS close before the end, then 426: a truncated transfer.
+    Truncated,
+}
+
+/// A small deterministic generator for the trials.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Serves `body` for RETR, ending the data connection early at each of
+/// `cuts` (increasing offsets) and serving again from the client's REST.
+/// Returns the REST offsets the client asked for.
+fn serve_with_cuts(s: &mut Session, body: &[u8], cuts: &[(usize, Cut)]) -> Res<Vec<usize>> {
+    let features = ["REST STREAM", "SIZE"];
+    s.login(&features)?;
+    let mut rests = Vec::new();
+    let mut cut_at = 0;
+    let mut cuts = cuts.iter();
+    loop {
+        let d = s.passive()?;
+        let mut line = s.recv()?;
+        let mut start = 0;
+        if let Some(n) = line.strip_prefix("REST ") {
+            start = n.parse()?;
+            rests.push(start);
+            s.send(&format!("350 Restarting at {start}."))?;
+            line = s.recv()?;
+        }
+        if !line.starts_with("RETR ") {
+            return Err(format!("expected RETR, got {line:?}").into());
+        }
+        // Bytes sent before a cut may be lost with it, never more.
+        if start > cut_at {
+            return Err(format!("REST {start} beyond the cut at {cut_at}").into());
+        }
+        s.send("150 Opening BINARY mode data connection.")?;
+        let mut data = d.accept_tls()?;
+        let Some(&(cut, how)) = cuts.next() else {
+            data.write_all(&body[start..])?;
+            data.finish()?;
+            s.send("226 Transfer complete.")?;
+            break;
+        };
+        data.write_all(&body[start..cut])?;
+        data.flush()?;
+        cut_at = cut;
+        match how {
+            Cut::Data => {
+                data.cut();
+                s.send("426 Failure writing network stream.")?;
+            }
+            Cut::Session => {
+                data.cut();
+                s.accept_next()?;
+                s.login(&features)?;
+            }
+            Cut::Truncated => {
+                data.finish()?;
+                s.send("426 Connection closed; transfer aborted.")?;
+            }
+        }
+    }
+    s.quit()?;
+    Ok(rests)
+}
+
+/// Reads `/f` whole through the remote floor in chunks of random sizes.
+fn read_all(remote: &FtpsRemote, rng: &mut Rng) -> (Vec<u8>, Option<ftpsfs::remote::Error>) {
+    let mut out = Vec::new();
+    let mut down = match remote.open_read("/f", 0) {
+        Ok(d) => d,
+        Err(e) => return (out, Some(e)),
+    };
+    // Bounded: the body is at most 300,000 bytes and every chunk at least 1.
+    for _ in 0..400_000 {
+        let mut buf = vec![0u8; 1 + rng.below(70_000) as usize];
+        match down.read(&mut buf) {
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if n < buf.len() {
+                    return (out, None);
+                }
+            }
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    panic!("the download never ended");
+}
+
+/// Hundreds of downloads cut at seeded random offsets, in all three ways,
+/// up to three times each: every byte read must be right, and the reader
+/// gets the whole file (a cut is never passed off as end of file).
+#[test]
+fn downloads_cut_at_random_offsets_resume_and_deliver_exact_bytes() {
+    const TRIALS: u64 = 300;
+    let mut cuts_injected = 0;
+    let mut bytes_verified = 0;
+    for trial in 0..TRIALS {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (trial + 1) * 0x1000_0001);
+        let len = 1 + rng.below(300_000) as usize;
+        let body = common::random_bytes(len, trial + 7);
+        let mut offsets: Vec<usize> = (0..rng.below(4))
+            .map(|_| rng.below(len as u64) as usize)
+            .collect();
+        offsets.sort_unstable();
+        let cuts: Vec<(usize, Cut)> = offsets
+            .into_iter()
+            .map(|o| {
+                (
+                    o,
+                    [Cut::Data, Cut::Session, Cut::Truncated][rng.below(3) as usize],
+                )
+            })
+            .collect();
+        cuts_injected += cuts.len();
+        let served = body.clone();
+        let script_cuts = cuts.clone();
+        let srv = FakeServer::start(move |s| serve_with_cuts(s, &served, &script_cuts).map(drop));
+        let (remote, pool) = remote(&srv);
+        let (got, err) = read_all(&remote, &mut rng);
+        pool.close_idle();
+        if let Some(e) = err {
+            panic!(
+                "trial {trial} (len {len}, cuts {cuts:?}): {e:?}\n{}",
+                srv.report()
+            );
+        }
+        assert!(
+            got == body,
+            "trial {trial} (len {len}, cuts {cuts:?}): bytes differ"
+        );
+        bytes_verified += got.len();
+        drop(remote);
+        srv.finish();
+    }
+    eprintln!("{TRIALS} trials, {cuts_injected} cuts injected, {bytes_verified} bytes verified");
+}
+
+/// A server that cuts every data connection before its first byte: after a
+/// few tries the reader gets EIO, never a short file.
+#[test]
+fn a_download_that_never_progresses_fails_after_bounded_retries() {
+    let srv = FakeServer::start(|s| {
+        s.login(&["REST STREAM"])?;
+        let mut tries = 0;
+        loop {
+            let line = s.recv()?;
+            if line.starts_with("QUIT") {
+                break;
+            }
+            if line != "EPSV" {
+                return Err(format!("expected EPSV, got {line:?}").into());
+            }
+            let d = s.answer_epsv()?;
+            let line = s.recv()?;
+            let line = if line.starts_with("REST ") {
+                s.send("350 Restarting.")?;
+                s.recv()?
+            } else {
+                line
+            };
+            if !line.starts_with("RETR ") {
+                return Err(format!("expected RETR, got {line:?}").into());
+            }
+            tries += 1;
+            s.send("150 Opening BINARY mode data connection.")?;
+            d.accept_tls()?.cut();
+            s.send("426 Failure writing network stream.")?;
+            if tries > 10 {
+                return Err("more than 10 tries".into());
+            }
+        }
+        s.send("221 Goodbye.")?;
+        s.note(format!("{tries} tries"));
+        Ok(())
+    });
+    let (remote, pool) = remote(&srv);
+    let (got, err) = read_all(&remote, &mut Rng(1));
+    let err = err.expect("must fail");
+    assert_eq!(err.errno, libc::EIO, "{err:?}");
+    assert!(got.is_empty());
+    pool.close_idle();
+    let t = srv.finish();
+    // The first try and four reopenings.
+    assert!(t.notes().iter().any(|n| n == "5 tries"), "{t}");
+}
+
+/// `-o keepalive`: idle pooled connections get NOOP; one the server drops
+/// then is replaced by a new login when next needed.
+#[test]
+fn keepalive_sends_noop_on_idle_connections_and_replaces_a_dropped_one() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        for _ in 0..2 {
+            s.expect("NOOP")?;
+            s.send("200 NOOP ok.")?;
+        }
+        s.expect("NOOP")?;
+        s.send("421 Timeout.")?;
+        s.accept_next()?;
+        s.login(&[])?;
+        s.expect("CWD /")?;
+        s.send("250 Directory successfully changed.")?;
+        // Keepalive may come again before the pool closes.
+        loop {
+            match s.recv()?.as_str() {
+                "NOOP" => s.send("200 NOOP ok.")?,
+                "QUIT" => return s.send("221 Goodbye."),
+                other => return Err(format!("unexpected {other:?}").into()),
+            }
+        }
+    });
+    let (_remote, pool) = remote(&srv);
+    pool.keep_alive(std::time::Duration::from_millis(200));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let noops = || {
+        srv.transcript()
+            .commands()
+            .iter()
+            .filter(|(c, _)| c == "NOOP")
+            .count()
+    };
+    // Two NOOPs answered 200, the third 421: the pool must drop that one.
+    while noops() < 3 {
+        assert!(std::time::Instant::now() < deadline, "{}", srv.report());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut conn = pool
+        .get()
+        .unwrap_or_else(|e| panic!("{e}\n{}", srv.report()));
+    conn.control()
+        .cwd("/")
+        .unwrap_or_else(|e| panic!("{e}\n{}", srv.report()));
+    drop(conn);
+    pool.close_idle();
+    srv.finish();
 }

@@ -493,6 +493,12 @@ impl Control {
             || self.store.tls13_tickets() > 0
     }
 
+    /// Marks the connection as out of step (a hung server): it is closed
+    /// instead of going back to the pool.
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+
     /// False once an error left this connection in an unknown state.
     pub fn is_usable(&self) -> bool {
         !self.broken

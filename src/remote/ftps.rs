@@ -9,7 +9,7 @@ use log::{debug, warn};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Largest directory listing accepted, in bytes.
 const MAX_LISTING: usize = 256 << 20;
@@ -189,13 +189,15 @@ impl Remote for FtpsRemote {
     fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>> {
         let cmd = Command::with_arg("RETR", self.server_path(path))
             .map_err(|e| Error::from_ftp(Op::Read, &e))?;
-        let (conn, data) = self.begin(Op::Read, &cmd, Some(offset))?;
+        let (mut conn, data) = self.begin(Op::Read, &cmd, Some(offset))?;
+        let rest = conn.control().features().has("REST");
         Ok(Box::new(FtpDownload {
             conn,
             data: Some(data),
             offset,
             cmd,
-            delivered: false,
+            failures: 0,
+            rest,
         }))
     }
 
@@ -304,62 +306,101 @@ struct FtpDownload {
     conn: Pooled,
     data: Option<DataConn>,
     offset: u64,
-    /// The RETR command, for one retry.
+    /// The RETR command, to reopen the transfer at `offset`.
     cmd: Command,
-    /// Bytes were handed out already (or the one retry was spent).
-    delivered: bool,
+    /// Failures in a row without a byte delivered in between.
+    failures: u32,
+    /// The server takes REST, so a transfer can be reopened mid-file.
+    rest: bool,
 }
 
+/// Failures of a download in a row, without a byte delivered in between,
+/// before the reader gets the error.
+const MAX_RESUMES: u32 = 4;
+
 impl FtpDownload {
-    /// A data connection that fails before its first byte (a server that
-    /// requires TLS session reuse cuts it and answers 522) is opened once
-    /// more, on a fresh control connection when this one cannot resume.
-    fn retry(&mut self) -> ftp::Result<()> {
-        self.delivered = true;
-        let c = self.conn.control();
-        if !c.is_usable() || !c.can_resume() {
-            self.conn.reconnect()?;
+    /// After `e` ended the transfer: opens it again at the current offset
+    /// (REST) when the failure is one a new connection may cure, waiting a
+    /// little longer each time (a server restarting), within
+    /// [`MAX_RESUMES`] failures without progress; else returns the error.
+    fn resume(&mut self, mut e: ftp::Error) -> Result<()> {
+        loop {
+            self.failures += 1;
+            let resumable = match &e {
+                // A hung server: trying again would only wait again.
+                ftp::Error::Timeout(_) => false,
+                ftp::Error::Reply { code, .. } => {
+                    matches!(code, 421 | 425 | 426 | 450 | 451 | 522)
+                }
+                e => e.breaks_connection(),
+            };
+            if !resumable || (self.offset > 0 && !self.rest) || self.failures > MAX_RESUMES {
+                return Err(Error::from_ftp(Op::Read, &e));
+            }
+            debug!(
+                "download cut at byte {} ({e}); reopening (try {})",
+                self.offset, self.failures
+            );
+            // 0, 0.25, 1 and 2.25 s: enough for a server restart.
+            std::thread::sleep(Duration::from_millis(250) * (self.failures - 1).pow(2));
+            let fresh = self.conn.connected() && {
+                let c = self.conn.control();
+                c.is_usable() && c.can_resume()
+            };
+            if !fresh {
+                if let Err(err) = self.conn.reconnect() {
+                    e = err;
+                    continue;
+                }
+            }
+            match self.conn.control().begin(&self.cmd, Some(self.offset)) {
+                Ok(data) => {
+                    self.data = Some(data);
+                    return Ok(());
+                }
+                Err(err) => e = err,
+            }
         }
-        let data = self.conn.control().begin(&self.cmd, Some(self.offset))?;
-        self.data = Some(data);
-        Ok(())
     }
 }
 
 impl Download for FtpDownload {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        let Some(data) = self.data.as_mut() else {
-            return Ok(0);
-        };
-        let n = match data.read_full(buf) {
-            Ok(n) => n,
-            Err(e) if !self.delivered => {
-                let data = self.data.take().expect("checked above");
-                let e = self.conn.control().fail(data, e);
-                if !matches!(e.code(), Some(425 | 522)) {
-                    return Err(Error::from_ftp(Op::Read, &e));
+        let mut filled = 0;
+        while filled < buf.len() {
+            let Some(data) = self.data.as_mut() else {
+                break;
+            };
+            match std::io::Read::read(data, &mut buf[filled..]) {
+                Ok(0) => {
+                    // The server ended the stream: only its 226 makes it end of file.
+                    let data = self.data.take().expect("checked above");
+                    match self.conn.control().finish_download(data) {
+                        Ok(_) => break,
+                        Err(e) => self.resume(e)?,
+                    }
                 }
-                debug!("download refused before its first byte ({e}); retrying once");
-                self.retry().map_err(|e| Error::from_ftp(Op::Read, &e))?;
-                return self.read(buf);
+                Ok(n) => {
+                    filled += n;
+                    self.offset += n as u64;
+                    self.failures = 0;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let data = self.data.take().expect("checked above");
+                    let e = ftp::Error::from_io(e, "download");
+                    let e = if matches!(e, ftp::Error::Timeout(_)) {
+                        // No verdict will come from a hung server.
+                        self.conn.control().mark_broken();
+                        e
+                    } else {
+                        self.conn.control().fail(data, e)
+                    };
+                    self.resume(e)?;
+                }
             }
-            Err(e) => {
-                let data = self.data.take().expect("checked above");
-                let _ = self.conn.control().abort(data);
-                return Err(Error::from_ftp(Op::Read, &e));
-            }
-        };
-        self.delivered = true;
-        self.offset += n as u64;
-        if n < buf.len() {
-            // End of the stream: only the server's 226 makes it end of file.
-            let data = self.data.take().expect("checked above");
-            self.conn
-                .control()
-                .finish_download(data)
-                .map_err(|e| Error::from_ftp(Op::Read, &e))?;
         }
-        Ok(n)
+        Ok(filled)
     }
 
     fn offset(&self) -> u64 {
@@ -496,7 +537,6 @@ impl Drop for FtpUpload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn timestamps_are_utc_civil_dates() {

@@ -2,7 +2,7 @@
 
 use crate::ftp::{self, ConnectOptions, Control};
 use log::debug;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// A connection idle longer than this is checked with NOOP before use.
@@ -113,6 +113,42 @@ impl Pool {
         self.freed.notify_one();
     }
 
+    /// Sends NOOP every `every` on connections idle that long, so servers
+    /// that end idle sessions keep them; one that fails is closed (the
+    /// next user of the pool opens a new one). Stops when the pool is gone.
+    pub fn keep_alive(self: &Arc<Self>, every: Duration) {
+        let pool: Weak<Pool> = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("ftpsfs-keepalive".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                let Some(pool) = pool.upgrade() else {
+                    return;
+                };
+                let due: Vec<Control> = {
+                    let mut s = pool.lock();
+                    let (due, rest) = std::mem::take(&mut s.idle)
+                        .into_iter()
+                        .partition(|c| c.idle_for() >= every);
+                    s.idle = rest;
+                    due
+                };
+                for mut c in due {
+                    if c.noop().is_ok() {
+                        pool.lock().idle.push(c);
+                        pool.freed.notify_one();
+                    } else {
+                        debug!("keepalive: closing a control connection that failed NOOP");
+                        c.quit();
+                        pool.release_slot();
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            log::warn!("keepalive thread not started: {e}");
+        }
+    }
+
     /// Closes every idle connection (at unmount).
     pub fn close_idle(&self) {
         let idle: Vec<Control> = {
@@ -138,6 +174,11 @@ impl Pooled {
     /// The connection.
     pub fn control(&mut self) -> &mut Control {
         self.control.as_mut().expect("present until drop")
+    }
+
+    /// Whether a connection is held (a failed [`Self::reconnect`] leaves none).
+    pub fn connected(&self) -> bool {
+        self.control.is_some()
     }
 
     /// Replaces the connection with a freshly logged-in one (a new TLS

@@ -439,9 +439,26 @@ pub struct Session {
     control_config: Arc<ServerConfig>,
     data_config: Arc<ServerConfig>,
     local_ip: IpAddr,
+    /// The control listener, for clients that connect again.
+    listener: Arc<TcpListener>,
 }
 
 impl Session {
+    /// Drops the current control connection (if any) and waits, bounded,
+    /// for the client's next one: a reconnect.
+    pub fn accept_next(&mut self) -> Res {
+        if !matches!(self.ctl, Ctl::Gone) {
+            self.close();
+        }
+        let sock = accept_within(&self.listener, STEP_TIMEOUT)
+            .map_err(|e| format!("accepting the next control connection: {e}"))?;
+        self.ctl = Ctl::Plain(sock);
+        self.inbuf.clear();
+        self.unprocessed.clear();
+        self.note("a new control connection");
+        Ok(())
+    }
+
     /// The client's address on the control connection.
     pub fn peer_ip(&self) -> io::Result<IpAddr> {
         Ok(self.tcp()?.peer_addr()?.ip())
@@ -1171,6 +1188,7 @@ impl FakeServer {
         let thread = std::thread::Builder::new()
             .name("fake-ftps".into())
             .spawn(move || {
+                let listener = Arc::new(listener);
                 let run = || -> Res {
                     let sock = accept_within(&listener, STEP_TIMEOUT)
                         .map_err(|e| format!("accepting the control connection: {e}"))?;
@@ -1182,6 +1200,7 @@ impl FakeServer {
                         data_config: control_config.clone(),
                         control_config,
                         local_ip: ip,
+                        listener: listener.clone(),
                     };
                     script(&mut session)
                 };

@@ -76,6 +76,8 @@ pub struct TestServer {
     pub host: &'static str,
     pasv_base: u16,
     script: &'static str,
+    /// The script's `start` arguments, for a restart.
+    start_args: Vec<String>,
     // Last field: removed after `Drop::drop` has stopped the server.
     state: tempfile::TempDir,
 }
@@ -328,6 +330,56 @@ impl TestServer {
         format!("{scheme}://{}@{host}:{}/", self.user, self.port)
     }
 
+    /// Sends `signal` ("STOP", "CONT", ...) to the server's whole process
+    /// group: its listener and every session.
+    pub fn signal(&self, signal: &str) {
+        let pid = std::fs::read_to_string(self.state_dir().join("pid"))
+            .unwrap_or_else(|e| panic!("{} pid file: {e}", self.kind));
+        let pid = pid.trim();
+        assert!(
+            !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()),
+            "bad pid {pid:?}"
+        );
+        // Sessions may have left the group (vsftpd's call setsid): take
+        // every descendant of the listener too.
+        let mut pids = vec![pid.to_string()];
+        let mut i = 0;
+        while i < pids.len() && pids.len() < 10_000 {
+            pids.extend(children(&pids[i]));
+            i += 1;
+        }
+        let out = run_bounded(
+            Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg("--")
+                .args(&pids),
+            Duration::from_secs(10),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.status.success(), "kill -{signal}: {}", describe(&out));
+    }
+
+    /// Stops the server (every session ends) and starts it again on the
+    /// same port, passive range, directory and certificate.
+    pub fn restart(&self) {
+        let stop = run_bounded(
+            Command::new("bash")
+                .arg(self.script)
+                .arg("stop")
+                .arg("--dir")
+                .arg(self.state_dir()),
+            SCRIPT_LIMIT,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(stop.status.success(), "stop: {}", describe(&stop));
+        let start = run_bounded(
+            Command::new("bash").arg(self.script).args(&self.start_args),
+            SCRIPT_LIMIT,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(start.status.success(), "start again: {}", describe(&start));
+    }
+
     /// The server's state directory (config, `*.log`, `pid`, certificate).
     pub fn state_dir(&self) -> &Path {
         self.state.path()
@@ -350,21 +402,27 @@ impl TestServer {
                     .unwrap_or_else(|e| panic!("chmod 755 {dir:?}: {e}"));
             }
             let (port, base) = reserve_ports();
-            let mut cmd = Command::new("bash");
-            cmd.arg(SCRIPT)
-                .args(["start", script_kind, "--dir"])
-                .arg(dir)
-                .args(["--port", &port.to_string()])
-                .args(["--pasv", &format!("{base}-{}", base + PASV_PORTS - 1)]);
+            let mut start_args: Vec<String> = vec![
+                "start".into(),
+                script_kind.into(),
+                "--dir".into(),
+                dir.display().to_string(),
+                "--port".into(),
+                port.to_string(),
+                "--pasv".into(),
+                format!("{base}-{}", base + PASV_PORTS - 1),
+            ];
             if implicit {
-                cmd.arg("--implicit");
+                start_args.push("--implicit".into());
             }
             let host = if kind.ends_with("-ipv6") {
-                cmd.arg("--ipv6");
+                start_args.push("--ipv6".into());
                 "::1"
             } else {
                 "127.0.0.1"
             };
+            let mut cmd = Command::new("bash");
+            cmd.arg(SCRIPT).args(&start_args);
             let failure = match run_bounded(&mut cmd, SCRIPT_LIMIT) {
                 Ok(out)
                     if out.status.success()
@@ -381,6 +439,7 @@ impl TestServer {
                         host,
                         pasv_base: base,
                         script: SCRIPT,
+                        start_args,
                         state,
                     };
                 }
@@ -430,6 +489,21 @@ impl Drop for TestServer {
         release_ports(self.port, self.pasv_base);
         // `state` (the TempDir) is removed after this.
     }
+}
+
+/// Pids of the live children of `pid`, from /proc.
+fn children(pid: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let name = e.ok()?.file_name().into_string().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{name}/stat")).ok()?;
+        // "pid (comm) state ppid ...": comm may hold spaces, so after ')'.
+        let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+        (ppid == pid).then_some(name)
+    })
+    .collect()
 }
 
 /// Why the server tests cannot run here, if they cannot.
