@@ -294,7 +294,7 @@ fn downloads_cut_at_random_offsets_resume_and_deliver_exact_bytes() {
     let mut cuts_injected = 0;
     let mut bytes_verified = 0;
     for trial in 0..TRIALS {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (trial + 1) * 0x1000_0001);
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((trial + 1) * 0x1000_0001));
         let len = 1 + rng.below(300_000) as usize;
         let body = common::random_bytes(len, trial + 7);
         let mut offsets: Vec<usize> = (0..rng.below(4))
