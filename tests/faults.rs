@@ -384,7 +384,8 @@ fn a_download_that_never_progresses_fails_after_bounded_retries() {
 }
 
 /// `-o keepalive`: idle pooled connections get NOOP; one the server drops
-/// then is replaced by a new login when next needed.
+/// then is replaced by a new login when next needed, which resumes the
+/// TLS session of the one before.
 #[test]
 fn keepalive_sends_noop_on_idle_connections_and_replaces_a_dropped_one() {
     let srv = FakeServer::start(|s| {
@@ -431,5 +432,16 @@ fn keepalive_sends_noop_on_idle_connections_and_replaces_a_dropped_one() {
         .unwrap_or_else(|e| panic!("{e}\n{}", srv.report()));
     drop(conn);
     pool.close_idle();
-    srv.finish();
+    let t = srv.finish();
+    let control_tls: Vec<String> = t
+        .notes()
+        .into_iter()
+        .filter(|n| n.starts_with("control TLS"))
+        .collect();
+    assert_eq!(control_tls.len(), 2, "{t}");
+    assert!(control_tls[0].ends_with("full handshake"), "{t}");
+    assert!(
+        control_tls[1].ends_with("resumed"),
+        "the reconnect did not resume:\n{t}"
+    );
 }

@@ -74,6 +74,9 @@ pub struct ConnectOptions {
     pub tls_start: TlsStart,
     /// Shared TLS settings; each connection gets its own resumption store.
     pub tls: Arc<ClientConfig>,
+    /// TLS sessions of earlier control connections made with these
+    /// options (clones share it), so that a reconnect resumes one.
+    pub sessions: Arc<SessionStore>,
     /// Connect, read and write timeout for every socket.
     pub timeout: Duration,
     /// Data connection protection (PROT P unless the user chose otherwise).
@@ -99,6 +102,7 @@ impl ConnectOptions {
             port,
             tls_start,
             tls,
+            sessions: Arc::default(),
             timeout,
             protection: Protection::default(),
             data_mode: DataMode::default(),
@@ -172,8 +176,13 @@ pub struct Control {
     inbuf: Vec<u8>,
     peer: SocketAddr,
     server_name: ServerName<'static>,
+    /// For data connections (resuming this session).
     tls_config: Arc<ClientConfig>,
+    /// For this connection's own handshake.
+    control_tls: Arc<ClientConfig>,
     store: Arc<SessionStore>,
+    /// The mount's store, which gets the tickets left when this ends.
+    sessions: Arc<SessionStore>,
     peer_cert: Option<CertificateDer<'static>>,
     timeout: Duration,
     features: Features,
@@ -291,14 +300,16 @@ impl Control {
         let peer = sock.peer_addr()?;
         let server_name = ServerName::try_from(opts.host.clone())
             .map_err(|_| Error::Protocol(format!("invalid server name {:?}", opts.host)))?;
-        let (tls_config, store) = tls::session_config(&opts.tls);
+        let session = tls::session_config(&opts.tls, &opts.sessions);
         let mut control = Control {
             stream: Stream::Plain(sock),
             inbuf: Vec::new(),
             peer,
             server_name,
-            tls_config,
-            store,
+            tls_config: session.data,
+            control_tls: session.control,
+            store: session.store,
+            sessions: opts.sessions.clone(),
             peer_cert: None,
             timeout: opts.timeout,
             features: Features::default(),
@@ -374,7 +385,7 @@ impl Control {
             Stream::Tls(_) => return Err(Error::Protocol("TLS already active".into())),
         };
         // On failure the socket is dropped: the state is unknown (9.3).
-        let tls = match handshake(self.tls_config.clone(), self.server_name.clone(), sock) {
+        let tls = match handshake(self.control_tls.clone(), self.server_name.clone(), sock) {
             Ok(t) => t,
             Err(e) => {
                 self.shutdown();
@@ -680,6 +691,7 @@ impl Control {
     }
 
     fn shutdown(&mut self) {
+        self.store.hand_over(&self.sessions);
         self.broken = true;
         let _ = self.stream.tcp().shutdown(Shutdown::Both);
     }

@@ -129,12 +129,35 @@ fn build(
     Ok(Arc::new(config))
 }
 
-/// A copy of `base` with a fresh resumption store, for one FTP session.
-pub fn session_config(base: &Arc<ClientConfig>) -> (Arc<ClientConfig>, Arc<SessionStore>) {
+/// The configurations of one FTP session: one for its control connection,
+/// one for its data connections, and their resumption store. The control
+/// connection resumes a session from `shared` when it can (a reconnect)
+/// and leaves its tickets there too; data connections resume the control
+/// connection's session only.
+pub fn session_config(base: &Arc<ClientConfig>, shared: &Arc<SessionStore>) -> SessionConfig {
     let store = Arc::new(SessionStore::default());
-    let mut config = (**base).clone();
-    config.resumption = Resumption::store(store.clone());
-    (Arc::new(config), store)
+    let mut data = (**base).clone();
+    data.resumption = Resumption::store(store.clone());
+    let mut control = (**base).clone();
+    control.resumption = Resumption::store(Arc::new(ControlStore {
+        own: store.clone(),
+        shared: shared.clone(),
+    }));
+    SessionConfig {
+        control: Arc::new(control),
+        data: Arc::new(data),
+        store,
+    }
+}
+
+/// What [`session_config`] makes.
+pub struct SessionConfig {
+    /// For the control connection's handshake.
+    pub control: Arc<ClientConfig>,
+    /// For data connections.
+    pub data: Arc<ClientConfig>,
+    /// The session's tickets, which data connections spend.
+    pub store: Arc<SessionStore>,
 }
 
 /// Reads every certificate of a PEM file.
@@ -279,8 +302,83 @@ impl SessionStore {
         self.lock().tls13.len()
     }
 
+    /// Moves the TLS 1.3 tickets left here to `to` (a session ending:
+    /// its tickets let a later control connection resume).
+    pub fn hand_over(&self, to: &SessionStore) {
+        let tickets = std::mem::take(&mut self.lock().tls13);
+        let mut to = to.lock();
+        for t in tickets {
+            if to.tls13.len() == MAX_TICKETS {
+                to.tls13.pop_front();
+            }
+            to.tls13.push_back(t);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, StoreState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The store a control connection's handshake uses: resumption comes from
+/// the session itself or else from the mount's earlier sessions (see
+/// [`SessionStore::hand_over`]).
+#[derive(Debug)]
+struct ControlStore {
+    own: Arc<SessionStore>,
+    shared: Arc<SessionStore>,
+}
+
+impl ClientSessionStore for ControlStore {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: NamedGroup) {
+        self.own.set_kx_hint(name.clone(), group);
+        self.shared.set_kx_hint(name, group);
+    }
+
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<NamedGroup> {
+        self.own.kx_hint(name).or_else(|| self.shared.kx_hint(name))
+    }
+
+    fn set_tls12_session(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.own.set_tls12_session(name.clone(), value.clone());
+        self.shared.set_tls12_session(name, value);
+    }
+
+    fn tls12_session(
+        &self,
+        name: &ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.own
+            .tls12_session(name)
+            .or_else(|| self.shared.tls12_session(name))
+    }
+
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.own.remove_tls12_session(name);
+        self.shared.remove_tls12_session(name);
+    }
+
+    fn insert_tls13_ticket(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
+        // A ticket can be used once: the session spends it on data
+        // connections, and hands what is left over when it ends.
+        self.own.insert_tls13_ticket(name, value);
+    }
+
+    fn take_tls13_ticket(
+        &self,
+        name: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.own
+            .take_tls13_ticket(name)
+            .or_else(|| self.shared.take_tls13_ticket(name))
     }
 }
 
