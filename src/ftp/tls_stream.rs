@@ -267,10 +267,12 @@ impl TlsStream {
         loop {
             match self.sock.read(&mut self.incoming[self.end..]) {
                 Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "peer closed connection without sending TLS close_notify",
-                    ))
+                    let why = if self.conn.is_handshaking() {
+                        "server closed the connection during the TLS handshake"
+                    } else {
+                        "peer closed connection without sending TLS close_notify"
+                    };
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, why));
                 }
                 Ok(n) => {
                     self.end += n;
@@ -369,4 +371,133 @@ fn tls_error(e: rustls::Error) -> io::Error {
 
 fn not_ready() -> io::Error {
     io::Error::other("TLS connection not ready for application data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ftp::tls::{client_config, Versions};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use rustls::{ServerConfig, ServerConnection, StreamOwned};
+    use std::net::{Shutdown, TcpListener};
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    type Server = StreamOwned<ServerConnection, TcpStream>;
+
+    /// A rustls server on loopback running `serve` on its one connection,
+    /// and a handshaken `TlsStream` connected to it.
+    fn pair(serve: impl FnOnce(Server) + Send + 'static) -> (TlsStream, JoinHandle<()>) {
+        let timeout = Some(Duration::from_secs(10));
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![ck.cert.der().clone()], key)
+            .unwrap();
+        let server = Arc::new(server);
+        let mut ca = tempfile::NamedTempFile::new().unwrap();
+        ca.write_all(ck.cert.pem().as_bytes()).unwrap();
+        let client = client_config(Some(ca.path()), Versions::Both, None).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let thread = std::thread::spawn(move || {
+            let (sock, _) = listener.accept().unwrap();
+            sock.set_read_timeout(timeout).unwrap();
+            sock.set_write_timeout(timeout).unwrap();
+            serve(StreamOwned::new(
+                ServerConnection::new(server).unwrap(),
+                sock,
+            ));
+        });
+        let sock = TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(timeout).unwrap();
+        sock.set_write_timeout(timeout).unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let tls = TlsStream::client_hello(client, name, sock)
+            .and_then(TlsStream::finish_handshake)
+            .unwrap();
+        (tls, thread)
+    }
+
+    fn pattern(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i % 251) as u8 ^ (i >> 12) as u8).collect()
+    }
+
+    /// Sends close_notify and waits for the peer's, so nothing is left unread.
+    fn close(mut s: Server) {
+        s.conn.send_close_notify();
+        s.flush().unwrap();
+        let _ = s.read_to_end(&mut Vec::new());
+    }
+
+    #[test]
+    fn reads_any_buffer_size_until_close_notify() {
+        let body = pattern(3 << 20);
+        let sent = body.clone();
+        let (mut tls, server) = pair(move |mut s| {
+            s.write_all(&sent).unwrap();
+            close(s);
+        });
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 70_000];
+        // Smaller and larger than a record, so partial records are kept between reads.
+        for size in [1, 1000, 16_385, 70_000].into_iter().cycle() {
+            match tls.read(&mut buf[..size]).unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        assert!(got == body, "{} bytes read of {}", got.len(), body.len());
+        assert_eq!(tls.read(&mut buf).unwrap(), 0);
+        tls.send_close_notify().unwrap();
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_cut_without_close_notify_is_an_error() {
+        let (mut tls, server) = pair(|mut s| {
+            s.write_all(&pattern(100_000)).unwrap();
+            s.flush().unwrap();
+            s.sock.shutdown(Shutdown::Both).unwrap();
+        });
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut n = 0;
+        let err = loop {
+            match tls.read(&mut buf) {
+                Ok(0) => panic!("end of file after {n} bytes"),
+                Ok(k) => n += k,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(n, 100_000);
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(err.to_string().contains("close_notify"), "{err}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn writes_reach_the_server_intact() {
+        let body = pattern((1 << 20) + 5);
+        let want = body.clone();
+        let (mut tls, server) = pair(move |mut s| {
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            assert!(
+                got == want,
+                "{} bytes received of {}",
+                got.len(),
+                want.len()
+            );
+            close(s);
+        });
+        tls.write_all(&body).unwrap();
+        tls.send_close_notify().unwrap();
+        tls.sock.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(tls.read(&mut [0u8; 100]).unwrap(), 0);
+        server.join().unwrap();
+    }
 }
