@@ -6,6 +6,7 @@ use super::error::{Error, Result};
 use super::features::Features;
 use super::reply::{Reply, ReplyParser, MAX_LINE};
 use super::tls::{self, SessionStore};
+use super::tls_stream::TlsStream;
 use log::{debug, trace};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
@@ -118,6 +119,24 @@ enum Pending {
     Connecting(SocketAddr),
     /// Active: the server will connect here.
     Listening(TcpListener),
+}
+
+/// A data connection between its TCP connect and the end of its TLS handshake.
+enum Opening {
+    /// No TLS yet (active mode, or PROT C).
+    Clear(TcpStream),
+    /// Passive mode: the ClientHello went out.
+    Tls(Box<TlsStream>),
+}
+
+impl Opening {
+    fn shutdown(&self) {
+        let sock = match self {
+            Opening::Clear(s) => s,
+            Opening::Tls(t) => &t.sock,
+        };
+        let _ = sock.shutdown(Shutdown::Both);
+    }
 }
 
 enum Stream {
@@ -852,16 +871,16 @@ impl Control {
                 Pending::Connecting(addr) => {
                     let addr = *addr;
                     Some(scope.spawn(move || {
-                        let mut sock = connect_data(addr, timeout)?;
+                        let sock = connect_data(addr, timeout)?;
                         sock.set_read_timeout(Some(timeout))?;
                         sock.set_write_timeout(Some(timeout))?;
-                        let hello = match tls {
-                            Some((config, name)) => {
-                                Some(send_client_hello(config, name, &mut sock)?)
-                            }
-                            None => None,
-                        };
-                        Ok((sock, hello))
+                        Ok(match tls {
+                            Some((config, name)) => Opening::Tls(Box::new(
+                                TlsStream::client_hello(config, name, sock)
+                                    .map_err(|e| Error::from_io(e, "TLS handshake"))?,
+                            )),
+                            None => Opening::Clear(sock),
+                        })
                     }))
                 }
                 Pending::Listening(_) => None,
@@ -877,15 +896,15 @@ impl Control {
         let reply = match reply {
             Ok(r) => r,
             Err(e) => {
-                if let Some(Ok((sock, _))) = connected {
-                    let _ = sock.shutdown(Shutdown::Both);
+                if let Some(Ok(opening)) = connected {
+                    opening.shutdown();
                 }
                 return Err(e);
             }
         };
         if !reply.is_preliminary() {
-            if let Some(Ok((sock, _))) = connected {
-                let _ = sock.shutdown(Shutdown::Both);
+            if let Some(Ok(opening)) = connected {
+                opening.shutdown();
             }
             return Err(Error::Reply {
                 command: cmd.verb(),
@@ -895,8 +914,8 @@ impl Control {
         }
         // From here the control connection owes us a final reply.
         self.broken = true;
-        let (sock, hello) = match (pending, connected) {
-            (_, Some(Ok(connected))) => connected,
+        let opening = match (pending, connected) {
+            (_, Some(Ok(opening))) => opening,
             // The server waits for a connection that never comes: the
             // session is out of step, so it stays broken.
             (_, Some(Err(e))) => return Err(e),
@@ -904,19 +923,23 @@ impl Control {
                 Ok(sock) => {
                     sock.set_read_timeout(Some(self.timeout))?;
                     sock.set_write_timeout(Some(self.timeout))?;
-                    (sock, None)
+                    Opening::Clear(sock)
                 }
                 Err(e) => return Err(self.fail_transfer(e)),
             },
             (Pending::Connecting(_), None) => unreachable!("a connect was started"),
         };
-        if self.protection == Protection::Clear {
-            return Ok(DataConn::clear(sock));
+        let handshaken = match opening {
+            Opening::Clear(sock) if self.protection == Protection::Clear => {
+                return Ok(DataConn::clear(sock));
+            }
+            Opening::Clear(sock) => {
+                TlsStream::client_hello(self.tls_config.clone(), self.server_name.clone(), sock)
+                    .and_then(TlsStream::finish_handshake)
+            }
+            Opening::Tls(t) => t.finish_handshake(),
         }
-        let handshaken = match hello {
-            Some(conn) => finish_handshake(conn, sock),
-            None => handshake(self.tls_config.clone(), self.server_name.clone(), sock),
-        };
+        .map_err(|e| Error::from_io(e, "TLS handshake"));
         let tls = match handshaken {
             Ok(t) => t,
             Err(e) => {

@@ -2,7 +2,7 @@
 //! the user explicitly chose clear data connections (PROT C).
 
 use super::error::{Error, Result};
-use rustls::{ClientConnection, StreamOwned};
+use super::tls_stream::TlsStream;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Instant;
@@ -24,13 +24,13 @@ pub struct DataConn {
 
 #[derive(Debug)]
 enum Stream {
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Tls(Box<TlsStream>),
     /// PROT C: no TLS at all (only with `data_protection=clear`).
     Clear(TcpStream),
 }
 
 impl DataConn {
-    pub(crate) fn new(tls: StreamOwned<ClientConnection, TcpStream>) -> DataConn {
+    pub(crate) fn new(tls: TlsStream) -> DataConn {
         DataConn {
             stream: Stream::Tls(Box::new(tls)),
             bytes: 0,
@@ -66,7 +66,7 @@ impl DataConn {
     /// Whether this data connection resumed the control connection's TLS session.
     pub fn resumed(&self) -> bool {
         match &self.stream {
-            Stream::Tls(t) => t.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+            Stream::Tls(t) => t.conn().handshake_kind() == Some(rustls::HandshakeKind::Resumed),
             Stream::Clear(_) => false,
         }
     }
@@ -75,7 +75,7 @@ impl DataConn {
     pub fn tls_version(&self) -> String {
         match &self.stream {
             Stream::Tls(t) => t
-                .conn
+                .conn()
                 .protocol_version()
                 .map(|v| format!("{v:?}"))
                 .unwrap_or_default(),
@@ -102,13 +102,8 @@ impl DataConn {
     /// Sends close_notify and shuts the socket down for writing.
     pub(crate) fn close_write(&mut self) -> Result<()> {
         if let Stream::Tls(t) = &mut self.stream {
-            t.conn.send_close_notify();
-            while t.conn.wants_write() {
-                t.conn
-                    .write_tls(&mut t.sock)
-                    .map_err(|e| Error::from_io(e, "data close"))?;
-            }
-            t.sock.flush()?;
+            t.send_close_notify()
+                .map_err(|e| Error::from_io(e, "data close"))?;
         }
         let _ = self.sock().shutdown(Shutdown::Write);
         Ok(())
@@ -145,7 +140,7 @@ impl DataConn {
     pub(crate) fn peer_certificate(&self) -> Option<&[u8]> {
         match &self.stream {
             Stream::Tls(t) => t
-                .conn
+                .conn()
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .map(|c| c.as_ref()),

@@ -10,6 +10,7 @@ pub mod features;
 pub mod list;
 pub mod reply;
 pub mod tls;
+mod tls_stream;
 
 pub use command::Command;
 pub use control::{ConnectOptions, Control, TlsStart};
