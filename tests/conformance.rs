@@ -1081,3 +1081,114 @@ fn s09_2_522_on_a_streamed_download_is_retried() {
     pool.close_idle();
     srv.finish();
 }
+
+// ---- Bad servers (issue 6): errors, never hangs or unbounded memory -----
+
+/// Logs in, then answers the client's NOOP with whatever `answer` does.
+fn noop_answered_by<F>(answer: F) -> FakeServer
+where
+    F: FnOnce(&mut Session) -> Res + Send + 'static,
+{
+    FakeServer::start(move |s| {
+        s.login(&[])?;
+        s.expect("NOOP")?;
+        answer(s)
+    })
+}
+
+/// A 10 MB reply line without CRLF is refused once it passes
+/// `reply::MAX_LINE`: the client reads a few KiB, not the 10 MB.
+#[test]
+fn overlong_reply_line_is_a_protocol_error() {
+    let srv = noop_answered_by(|s| {
+        s.send_raw(b"200 ")?;
+        let sent = s.flood(&[b'a'; 64 * 1024], 160);
+        if sent == 160 {
+            return Err("the client read all 10 MB".into());
+        }
+        Ok(())
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.noop().expect_err("an overlong line must be refused");
+    assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+    assert!(e.to_string().contains("longer than"), "{e}");
+    assert!(!c.is_usable());
+    drop(c);
+    srv.finish();
+}
+
+/// A multi-line reply that never ends is cut at `reply::MAX_REPLY_BYTES`.
+#[test]
+fn endless_multi_line_reply_is_a_protocol_error() {
+    let srv = noop_answered_by(|s| {
+        s.send("200-here it comes")?;
+        let chunk = " and another line of the endless reply\r\n".repeat(1600);
+        let sent = s.flood(chunk.as_bytes(), 1000);
+        if sent == 1000 {
+            return Err("the client read a 64 MB reply".into());
+        }
+        Ok(())
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.noop().expect_err("an endless reply must be refused");
+    assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+    assert!(e.to_string().contains("multi-line reply 200"), "{e}");
+    assert!(!c.is_usable());
+    drop(c);
+    srv.finish();
+}
+
+/// A line that is not a reply, or a code outside 1xx-5xx, is a protocol
+/// error that leaves the connection unusable (it is out of step).
+#[test]
+fn garbage_reply_lines_are_protocol_errors() {
+    for garbage in ["hello there", "2000 ok", "999 ok", "20", "\u{1b}[31m200 ok"] {
+        let srv = noop_answered_by(move |s| {
+            s.send(garbage)?;
+            s.expect_closed()
+        });
+        let mut c = open(&srv, &srv.options());
+        let e = c.noop().expect_err("garbage must be refused");
+        assert!(matches!(e, Error::Protocol(_)), "{garbage:?}: {e:?}");
+        assert!(!c.is_usable(), "{garbage:?}");
+        drop(c);
+        srv.finish();
+    }
+}
+
+/// A well-formed reply with the wrong code is an error naming it, and the
+/// connection stays in step for the next command.
+#[test]
+fn wrong_reply_code_is_an_error_and_the_session_goes_on() {
+    let srv = noop_answered_by(|s| {
+        s.send("550 not what you asked for")?;
+        s.expect("NOOP")?;
+        s.send("200 ok")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.noop().expect_err("550 to NOOP");
+    assert!(matches!(e, Error::Reply { code: 550, .. }), "{e:?}");
+    assert!(c.is_usable());
+    c.noop()
+        .unwrap_or_else(|e| fail(&srv, "NOOP after a wrong code", &e));
+    c.quit();
+    srv.finish();
+}
+
+/// A server that closes in the middle of a multi-line reply gives an
+/// error at once, not a wait.
+#[test]
+fn close_inside_a_multi_line_reply_is_an_error() {
+    let srv = noop_answered_by(|s| {
+        s.send("200-first line\r\n second line")?;
+        s.close();
+        Ok(())
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.noop().expect_err("a cut reply");
+    assert!(e.to_string().contains("closed"), "{e}");
+    assert!(!c.is_usable());
+    drop(c);
+    srv.finish();
+}

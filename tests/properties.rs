@@ -111,10 +111,14 @@ fn apply(mut line: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
 
 /// A real fixture line with a few edits.
 fn mutated_fixture_line() -> impl Strategy<Value = Vec<u8>> {
-    (any::<prop::sample::Index>(), prop::collection::vec(edit(), 1..6)).prop_map(|(i, edits)| {
-        let lines = fixture_lines();
-        apply(lines[i.index(lines.len())].clone(), &edits)
-    })
+    (
+        any::<prop::sample::Index>(),
+        prop::collection::vec(edit(), 1..6),
+    )
+        .prop_map(|(i, edits)| {
+            let lines = fixture_lines();
+            apply(lines[i.index(lines.len())].clone(), &edits)
+        })
 }
 
 /// Checks the invariants every parsed entry promises (see `ListEntry::name`).
@@ -151,15 +155,23 @@ fn code() -> impl Strategy<Value = u16> {
 
 /// Text of one reply line: anything but CR and LF.
 fn line_text() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(any::<u8>(), 0..40)
-        .prop_map(|v| v.into_iter().filter(|&b| b != b'\r' && b != b'\n').collect())
+    prop::collection::vec(any::<u8>(), 0..40).prop_map(|v| {
+        v.into_iter()
+            .filter(|&b| b != b'\r' && b != b'\n')
+            .collect()
+    })
 }
 
 /// A well-formed reply: `code-first`, inner lines (that do not end it),
 /// `code last`; or a single `code text` line.
 fn reply() -> impl Strategy<Value = (u16, Vec<u8>, usize)> {
-    (code(), line_text(), prop::collection::vec(line_text(), 0..6), line_text()).prop_map(
-        |(code, first, inner, last)| {
+    (
+        code(),
+        line_text(),
+        prop::collection::vec(line_text(), 0..6),
+        line_text(),
+    )
+        .prop_map(|(code, first, inner, last)| {
             let mut wire = Vec::new();
             if inner.is_empty() && first.len() % 2 == 0 {
                 wire.extend_from_slice(format!("{code} ").as_bytes());
@@ -172,8 +184,9 @@ fn reply() -> impl Strategy<Value = (u16, Vec<u8>, usize)> {
             wire.extend_from_slice(b"\r\n");
             for l in &inner {
                 // An inner line must not look like the end of this reply.
-                let ends = l.len() >= 4 && l.starts_with(code.to_string().as_bytes()) && l[3] == b' '
-                    || l.len() == 3 && l.starts_with(code.to_string().as_bytes());
+                let ends =
+                    l.len() >= 4 && l.starts_with(code.to_string().as_bytes()) && l[3] == b' '
+                        || l.len() == 3 && l.starts_with(code.to_string().as_bytes());
                 // Blank lines are skipped by `parse_replies`: keep a byte.
                 if ends || l.is_empty() {
                     wire.push(b'x');
@@ -185,8 +198,7 @@ fn reply() -> impl Strategy<Value = (u16, Vec<u8>, usize)> {
             wire.extend_from_slice(&last);
             wire.extend_from_slice(b"\r\n");
             (code, wire, inner.len() + 2)
-        },
-    )
+        })
 }
 
 proptest! {

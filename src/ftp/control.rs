@@ -520,11 +520,20 @@ impl Control {
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
+                if line.len() > MAX_LINE {
+                    self.broken = true;
+                    return Err(Error::Protocol(format!(
+                        "reply line longer than {MAX_LINE} bytes"
+                    )));
+                }
                 return Ok(line);
             }
-            if self.inbuf.len() > MAX_LINE {
+            // Never buffer more than one line's worth without its end.
+            if self.inbuf.len() > MAX_LINE + 2 {
                 self.broken = true;
-                return Err(Error::Protocol("reply line too long".into()));
+                return Err(Error::Protocol(format!(
+                    "reply line longer than {MAX_LINE} bytes"
+                )));
             }
             let mut buf = [0u8; 4096];
             let n = match self.stream.read(&mut buf) {
