@@ -137,7 +137,17 @@ impl Remote for FtpsRemote {
             ListFormat::Unix
         };
         let parsed = list::parse_listing(&body, format, SystemTime::now());
-        for e in parsed.errors.iter().take(5) {
+        let (unsafe_names, errors): (Vec<_>, Vec<_>) = parsed
+            .errors
+            .iter()
+            .partition(|e| e.reason == list::UNSAFE_NAME);
+        if !unsafe_names.is_empty() {
+            debug!(
+                "{dir}: dropped {} entries whose names hold '/', NUL, CR or LF",
+                unsafe_names.len()
+            );
+        }
+        for e in errors.iter().take(5) {
             warn!("{dir}: unparsed listing line: {e}");
         }
         Ok(parsed.entries.into_iter().map(convert).collect())

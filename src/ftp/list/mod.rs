@@ -76,6 +76,11 @@ pub enum ListFormat {
     Dos,
 }
 
+/// The [`ParseError::reason`] of a line whose name holds `/`, NUL, CR or
+/// LF: such an entry is dropped, since its name cannot be a path component
+/// nor go into a command.
+pub const UNSAFE_NAME: &str = "name contains '/', NUL, CR or LF";
+
 /// Why one line could not be parsed (typed; never panic on any input).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
@@ -124,8 +129,8 @@ pub struct Listing {
 /// with [`parse_dos_line`], every other line with [`parse_unix_line`].
 pub fn parse_listing(body: &[u8], format: ListFormat, now: SystemTime) -> Listing {
     let mut listing = Listing::default();
-    for raw in body.split(|&b| b == b'\n') {
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+    for line in body.split(|&b| b == b'\n') {
+        // Each line parser strips the one CR of a CRLF (see `strip_eol`).
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
@@ -152,13 +157,12 @@ pub fn parse_listing(body: &[u8], format: ListFormat, now: SystemTime) -> Listin
 // Helpers shared by the three parsers.
 // ---------------------------------------------------------------------------
 
-/// Removes any trailing CR/LF bytes.
+/// Removes one line ending (`\r\n`, `\n` or `\r`). Only one: a CR
+/// before it belongs to the name, so `"foo\r"` is refused rather than
+/// read as `"foo"` (another file's name).
 fn strip_eol(line: &[u8]) -> &[u8] {
-    let mut end = line.len();
-    while end > 0 && matches!(line.get(end - 1), Some(b'\r' | b'\n')) {
-        end -= 1;
-    }
-    line.get(..end).unwrap_or(line)
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// What a raw name turned out to be.
@@ -178,7 +182,7 @@ fn check_name(line: &[u8], raw: &[u8]) -> Result<Name, ParseError> {
         return Ok(Name::Dot);
     }
     if raw.iter().any(|&b| matches!(b, b'/' | 0 | b'\r' | b'\n')) {
-        return Err(ParseError::new(line, "name contains '/', NUL, CR or LF"));
+        return Err(ParseError::new(line, UNSAFE_NAME));
     }
     Ok(Name::Ok(String::from_utf8_lossy(raw).into_owned()))
 }
@@ -528,6 +532,38 @@ mod tests {
             }
         }
         let _ = parse_listing(&[0xff; 300], ListFormat::Mlsd, SystemTime::UNIX_EPOCH);
+    }
+
+    /// Issue 6: a CR before the CRLF is part of the name, so `"foo\r"` is
+    /// refused instead of read as `"foo"`, another file (it was read so).
+    #[test]
+    fn cr_before_the_line_end_is_refused_not_stripped() {
+        let unsafe_name = |r: Result<Option<ListEntry>, ParseError>| {
+            matches!(
+                r,
+                Err(ParseError {
+                    reason: UNSAFE_NAME,
+                    ..
+                })
+            )
+        };
+        assert!(unsafe_name(parse_mlsd_line(b"type=file;size=1; foo\r\r\n")));
+        assert!(unsafe_name(parse_unix_line(
+            b"-rw-r--r-- 1 u g 1 Jan  2  2020 foo\r\r\n",
+            now()
+        )));
+        assert!(unsafe_name(parse_dos_line(
+            b"01-02-20  10:00AM  1 foo\r\r\n"
+        )));
+        for body in [
+            &b"type=file;size=1; foo\r\r\n"[..],
+            b"type=file;size=1; foo\r\r",
+        ] {
+            let l = parse_listing(body, ListFormat::Mlsd, now());
+            assert!(l.entries.is_empty(), "{l:?}");
+        }
+        let l = parse_listing(b"type=file;size=1; foo\r\n", ListFormat::Mlsd, now());
+        assert_eq!(l.entries[0].name, "foo");
     }
 
     #[test]
