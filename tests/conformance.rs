@@ -1192,3 +1192,46 @@ fn close_inside_a_multi_line_reply_is_an_error() {
     drop(c);
     srv.finish();
 }
+
+/// A listing over the byte limit is aborted (ABOR inside TLS, then NOOP)
+/// and refused as too large; the session stays usable, so the remote
+/// floor does not reconnect and fetch it again.
+#[test]
+fn listing_over_the_byte_limit_is_aborted_and_refused() {
+    let srv = FakeServer::start(|s| {
+        s.login(&["MLSD"])?;
+        let d = s.passive()?;
+        s.expect("MLSD /huge")?;
+        s.send("150 here comes a long listing")?;
+        let mut data = d.accept_tls()?;
+        let chunk = "type=file;size=1; a file with a long enough name\r\n".repeat(1000);
+        let mut sent = 0usize;
+        while data.write_all(chunk.as_bytes()).is_ok() {
+            sent += chunk.len();
+            if sent > 64 << 20 {
+                return Err("the client never stopped the listing".into());
+            }
+        }
+        s.note(format!("data connection broken after {sent} bytes"));
+        s.expect("ABOR")?;
+        s.send("426 Connection closed; transfer aborted.")?;
+        s.send("226 ABOR successful.")?;
+        s.expect("NOOP")?;
+        s.send("200 NOOP ok.")?;
+        s.expect("NOOP")?;
+        s.send("200 NOOP ok.")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c
+        .list_raw("/huge", 256 * 1024)
+        .expect_err("a listing over the limit");
+    assert!(matches!(e, Error::TooLarge(_)), "{e:?}");
+    assert!(!e.breaks_connection());
+    let errno = ftpsfs::remote::error::Error::from_ftp(ftpsfs::remote::error::Op::List, &e).errno;
+    assert_eq!(errno, libc::EFBIG);
+    c.noop()
+        .unwrap_or_else(|e| fail(&srv, "NOOP after the refused listing", &e));
+    c.quit();
+    srv.finish();
+}

@@ -1056,7 +1056,7 @@ impl Control {
             }
             if body.len() + n > max_bytes {
                 self.abort(data)?;
-                return Err(Error::Protocol(format!(
+                return Err(Error::TooLarge(format!(
                     "listing of {path} larger than {max_bytes} bytes"
                 )));
             }

@@ -110,18 +110,33 @@ impl std::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// Most entries [`parse_listing`] keeps; a longer listing sets
+/// [`Listing::too_many`] and stops there, so memory stays bounded.
+pub const MAX_ENTRIES: usize = 500_000;
+
+/// Most [`ParseError`]s [`parse_listing`] keeps ([`Listing::failed`]
+/// counts them all): a body of garbage must not cost one string a line.
+pub const MAX_ERRORS: usize = 100;
+
 /// Result of parsing a whole listing body.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
-    /// The entries that parsed, in listing order (without `.`/`..`).
+    /// The entries that parsed, in listing order (without `.`/`..`), at
+    /// most [`MAX_ENTRIES`].
     pub entries: Vec<ListEntry>,
-    /// One error per line that could not be parsed, in listing order.
+    /// The first [`MAX_ERRORS`] lines that could not be parsed, in listing order.
     pub errors: Vec<ParseError>,
+    /// How many lines could not be parsed (also those not kept in `errors`).
+    pub failed: usize,
+    /// The body held more than [`MAX_ENTRIES`] entries: parsing stopped
+    /// there, and `entries` is not the whole directory.
+    pub too_many: bool,
 }
 
 /// Parses a whole MLSD (format Mlsd) or LIST (Unix or Dos, detected per line) body.
 /// Lines are split on "\r\n" or "\n". Skips blank lines, "total N", and the
 /// "." / ".." entries (MLSD type=cdir / type=pdir too). Lines that fail go into `errors`.
+/// At most [`MAX_ENTRIES`] entries and [`MAX_ERRORS`] errors are kept (see [`Listing`]).
 /// `now` is used to place year-less Unix dates (see [`parse_unix_line`]).
 ///
 /// For LIST bodies, [`ListFormat::Unix`] and [`ListFormat::Dos`] behave the same: a
@@ -145,9 +160,18 @@ pub fn parse_listing(body: &[u8], format: ListFormat, now: SystemTime) -> Listin
             }
         };
         match parsed {
+            Ok(Some(_)) if listing.entries.len() == MAX_ENTRIES => {
+                listing.too_many = true;
+                break;
+            }
             Ok(Some(entry)) => listing.entries.push(entry),
             Ok(None) => {}
-            Err(e) => listing.errors.push(e),
+            Err(e) => {
+                listing.failed += 1;
+                if listing.errors.len() < MAX_ERRORS {
+                    listing.errors.push(e);
+                }
+            }
         }
     }
     listing
@@ -564,6 +588,28 @@ mod tests {
         }
         let l = parse_listing(b"type=file;size=1; foo\r\n", ListFormat::Mlsd, now());
         assert_eq!(l.entries[0].name, "foo");
+    }
+
+    /// Issue 6: a listing of a million entries stops at MAX_ENTRIES, and a
+    /// million garbage lines keep MAX_ERRORS strings, not a million.
+    #[test]
+    fn million_line_listings_stay_bounded() {
+        let mut body = Vec::with_capacity(40 << 20);
+        for i in 0..1_000_000u32 {
+            body.extend_from_slice(format!("type=file;size={i}; f{i}\r\n").as_bytes());
+        }
+        let l = parse_listing(&body, ListFormat::Mlsd, now());
+        assert!(l.too_many);
+        assert_eq!(l.entries.len(), MAX_ENTRIES);
+        assert_eq!(
+            l.entries[MAX_ENTRIES - 1].name,
+            format!("f{}", MAX_ENTRIES - 1)
+        );
+
+        let garbage = b"x\n".repeat(1_000_000);
+        let l = parse_listing(&garbage, ListFormat::Unix, now());
+        assert!(!l.too_many && l.entries.is_empty());
+        assert_eq!((l.failed, l.errors.len()), (1_000_000, MAX_ERRORS));
     }
 
     #[test]
