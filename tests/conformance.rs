@@ -1235,3 +1235,75 @@ fn listing_over_the_byte_limit_is_aborted_and_refused() {
     c.quit();
     srv.finish();
 }
+
+/// Through the remote floor: a `LIST` body (so no MLSD) as `unsafe-names-list.txt`
+/// in the fixtures, entries named `..`, `a/b`, `nul\0byte`, `cr\rinside`,
+/// `ok.txt\r` (CR before the CRLF) never become entries; only `ok.txt` does.
+#[test]
+fn listing_entries_with_unsafe_names_are_dropped_by_the_remote() {
+    use ftpsfs::cli::password::Password;
+    use ftpsfs::ftp::Features;
+    use ftpsfs::remote::ftps::FtpsRemote;
+    use ftpsfs::remote::pool::{Login, Pool};
+    use ftpsfs::remote::Remote;
+
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/listings/unsafe-names-list.txt"
+    ))
+    .expect("fixture");
+    let srv = FakeServer::start(move |s| {
+        s.login(&[])?;
+        s.expect("CWD /d")?;
+        s.send("250 ok")?;
+        s.serve_download("LIST -a", &body)?;
+        s.quit()
+    });
+    let login = Login {
+        user: USER.into(),
+        password: Password::new(PASSWORD.into()),
+    };
+    let pool = Pool::new(srv.options(), login, 1, None);
+    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "");
+    let entries = remote
+        .list("/d")
+        .unwrap_or_else(|e| panic!("list: {e:?}\n{}", srv.report()));
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["ok.txt"]);
+    pool.close_idle();
+    srv.finish();
+}
+
+/// Through the remote floor: a listing of more than `list::MAX_ENTRIES`
+/// entries is refused with EFBIG, not cached whole.
+#[test]
+fn listing_over_the_entry_limit_is_efbig() {
+    use ftpsfs::cli::password::Password;
+    use ftpsfs::ftp::list::MAX_ENTRIES;
+    use ftpsfs::ftp::Features;
+    use ftpsfs::remote::ftps::FtpsRemote;
+    use ftpsfs::remote::pool::{Login, Pool};
+    use ftpsfs::remote::Remote;
+
+    let srv = FakeServer::start(move |s| {
+        s.login(&["MLSD"])?;
+        let mut body = Vec::with_capacity(24 * (MAX_ENTRIES + 1));
+        for i in 0..=MAX_ENTRIES {
+            body.extend_from_slice(b"type=file;size=1; f");
+            body.extend_from_slice(i.to_string().as_bytes());
+            body.extend_from_slice(b"\r\n");
+        }
+        s.serve_download("MLSD /big", &body)?;
+        s.quit()
+    });
+    let login = Login {
+        user: USER.into(),
+        password: Password::new(PASSWORD.into()),
+    };
+    let pool = Pool::new(srv.options(), login, 1, None);
+    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "");
+    let e = remote.list("/big").expect_err("too many entries");
+    assert_eq!(e.errno, libc::EFBIG, "{e:?}\n{}", srv.report());
+    pool.close_idle();
+    srv.finish();
+}
