@@ -10,11 +10,13 @@ use ftpsfs::cli::options::apply_options;
 use ftpsfs::cli::password::parse_netrc;
 use ftpsfs::cli::url::parse_url;
 use ftpsfs::config::{MountConfig, TlsMode};
+use ftpsfs::ftp::control::{parse_epsv, parse_pasv};
 use ftpsfs::ftp::list::{
     parse_dos_line, parse_listing, parse_mdtm, parse_mlsd_line, parse_unix_line, EntryKind,
     ListFormat,
 };
-use ftpsfs::ftp::reply::{parse_replies, ReplyParser, MAX_LINE};
+use ftpsfs::ftp::reply::{parse_replies, Reply, ReplyParser, MAX_LINE};
+use ftpsfs::ftp::{Command, Features};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use std::path::PathBuf;
@@ -255,6 +257,75 @@ proptest! {
     }
 }
 
+/// Characters of EPSV/PASV replies, to build near-valid ones from.
+fn passive_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        6 => proptest::sample::select(&['(', ')', '|', ',', '0', '1', '2', '5', '9', ' ', '!'][..]),
+        1 => any::<char>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(1024))]
+
+    /// What the client does with a reply's text: FEAT, EPSV and PASV.
+    #[test]
+    fn reply_text_parsers_never_panic(
+        code in code(),
+        lines in prop::collection::vec(prop::collection::vec(passive_char(), 0..40), 0..5),
+    ) {
+        let lines: Vec<String> = lines.into_iter().map(|l| l.into_iter().collect()).collect();
+        let reply = Reply { code, lines };
+        let f = Features::from_reply(&reply);
+        let _ = (f.has("MLSD"), f.mlsd(), f.names());
+        if let Ok(port) = parse_epsv(&reply.text()) {
+            prop_assert!(port > 0);
+        }
+        if let Ok(port) = parse_pasv(&reply.text()) {
+            prop_assert!(port > 0);
+        }
+    }
+
+    #[test]
+    fn epsv_and_pasv_give_back_the_port(
+        port in 1u16..,
+        delim in proptest::sample::select(&['|', '!', '#', '$', '%', '&', '*', '+', '-', '.', ':', ';', '~'][..]),
+        host in prop::array::uniform4(any::<u8>()),
+    ) {
+        let epsv = format!("Entering Extended Passive Mode ({delim}{delim}{delim}{port}{delim})");
+        prop_assert_eq!(parse_epsv(&epsv).ok(), Some(port));
+        let [a, b, c, d] = host;
+        let pasv = format!("Entering Passive Mode ({a},{b},{c},{d},{},{}).", port >> 8, port & 0xff);
+        prop_assert_eq!(parse_pasv(&pasv).ok(), Some(port));
+    }
+
+    /// Whatever the argument, a command that is built puts exactly one
+    /// line on the wire: CR, LF and NUL appear only as its final CRLF.
+    #[test]
+    fn commands_are_always_one_line(
+        arg in prop::collection::vec(prop_oneof![
+            4 => proptest::sample::select(&['\r', '\n', '\0', ' ', 'a', '/'][..]),
+            4 => any::<char>(),
+        ], 0..30),
+        verb in proptest::sample::select(&["SITE", "site", "HOST", "RETR", "PASS", ""][..]),
+    ) {
+        let arg: String = arg.into_iter().collect();
+        let one_line = |c: &Command| {
+            let wire = c.to_wire();
+            let body = &wire[..wire.len() - 2];
+            wire.ends_with(b"\r\n") && !body.iter().any(|b| matches!(b, b'\r' | b'\n' | 0))
+        };
+        if let Ok(c) = Command::with_arg("RETR", arg.clone()) {
+            prop_assert!(one_line(&c));
+        } else {
+            prop_assert!(arg.contains(['\r', '\n', '\0']));
+        }
+        if let Ok(c) = Command::raw(&format!("{verb} {arg}")) {
+            prop_assert!(one_line(&c));
+        }
+    }
+}
+
 #[test]
 fn reply_line_over_the_limit_is_an_error() {
     let mut line = b"220 ".to_vec();
@@ -302,6 +373,11 @@ proptest! {
     fn listing_parsers_never_panic_on_mutated_fixture_lines(line in mutated_fixture_line()) {
         parse_line_everywhere(&line);
     }
+}
+
+proptest! {
+    // Up to 20 lines a case, three formats each.
+    #![proptest_config(config(256))]
 
     /// A whole body of mutated lines: every entry keeps the name rules.
     #[test]
