@@ -1307,3 +1307,19 @@ fn listing_over_the_entry_limit_is_efbig() {
     pool.close_idle();
     srv.finish();
 }
+
+/// A server that never answers gives a timeout error (the control socket's
+/// read timeout), never a hang; the connection is then unusable.
+#[test]
+fn silent_server_is_a_timeout_not_a_hang() {
+    let srv = noop_answered_by(|s| s.expect_closed());
+    let mut opts = srv.options();
+    // Short, but ample for the login on loopback; the test waits it once.
+    opts.timeout = std::time::Duration::from_secs(2);
+    let mut c = open(&srv, &opts);
+    let e = c.noop().expect_err("no reply");
+    assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+    assert!(!c.is_usable());
+    drop(c);
+    srv.finish();
+}
