@@ -15,7 +15,7 @@ use ftpsfs::ftp::list::{
     parse_dos_line, parse_listing, parse_mdtm, parse_mlsd_line, parse_unix_line, EntryKind,
     ListFormat,
 };
-use ftpsfs::ftp::reply::{parse_replies, Reply, ReplyParser, MAX_LINE};
+use ftpsfs::ftp::reply::{parse_replies, take_line, Reply, ReplyParser, MAX_LINE};
 use ftpsfs::ftp::{Command, Features};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -323,6 +323,69 @@ proptest! {
         if let Ok(c) = Command::raw(&format!("{verb} {arg}")) {
             prop_assert!(one_line(&c));
         }
+    }
+}
+
+/// Feeds `wire` to [`take_line`] and a [`ReplyParser`] in chunks cut at
+/// `cuts`, as `Control::read_reply` gets it from the socket; stops at the
+/// first error. Checks the buffer never holds more than one line's worth
+/// plus one chunk.
+fn replies_in_chunks(wire: &[u8], cuts: &[prop::sample::Index]) -> Result<Vec<Reply>, String> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+    points.push(0);
+    points.push(wire.len());
+    points.sort_unstable();
+    let mut buf = Vec::new();
+    let mut parser = ReplyParser::default();
+    let mut out = Vec::new();
+    for w in points.windows(2) {
+        let chunk = &wire[w[0]..w[1]];
+        buf.extend_from_slice(chunk);
+        assert!(buf.len() <= MAX_LINE + 3 + chunk.len());
+        while let Some(line) = take_line(&mut buf).map_err(|e| e.to_string())? {
+            if let Some(r) = parser.push(&line).map_err(|e| e.to_string())? {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// The control connection's incremental reader (bytes in arbitrary
+    /// chunks) gives the same replies as parsing the whole input.
+    #[test]
+    fn replies_read_in_chunks_equal_replies_parsed_whole(
+        replies in prop::collection::vec(reply(), 1..4),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let wire: Vec<u8> = replies.iter().flat_map(|r| r.1.clone()).collect();
+        let whole = parse_replies(&wire).expect("well-formed");
+        prop_assert_eq!(replies_in_chunks(&wire, &cuts), Ok(whole));
+    }
+
+    #[test]
+    fn chunked_reader_never_panics_and_stays_bounded(
+        wire in prop::collection::vec(
+            prop_oneof![
+                8 => any::<u8>(),
+                1 => Just(b'\n'),
+                1 => Just(b'\r'),
+            ],
+            0..400,
+        ),
+        long in prop::option::of(MAX_LINE - 4..MAX_LINE + 8),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let mut wire = wire;
+        if let Some(n) = long {
+            let mut line = b"200 ".to_vec();
+            line.resize(n, b'z');
+            wire.extend_from_slice(&line);
+        }
+        let _ = replies_in_chunks(&wire, &cuts);
     }
 }
 

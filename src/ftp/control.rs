@@ -4,7 +4,7 @@ use super::command::Command;
 use super::data::DataConn;
 use super::error::{Error, Result};
 use super::features::Features;
-use super::reply::{Reply, ReplyParser, MAX_LINE};
+use super::reply::{take_line, Reply, ReplyParser};
 use super::tls::{self, SessionStore};
 use log::{debug, trace};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -514,26 +514,13 @@ impl Control {
 
     fn read_line(&mut self) -> Result<Vec<u8>> {
         loop {
-            if let Some(pos) = self.inbuf.iter().position(|&b| b == b'\n') {
-                let mut line: Vec<u8> = self.inbuf.drain(..=pos).collect();
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                if line.len() > MAX_LINE {
+            match take_line(&mut self.inbuf) {
+                Ok(Some(line)) => return Ok(line),
+                Ok(None) => {}
+                Err(e) => {
                     self.broken = true;
-                    return Err(Error::Protocol(format!(
-                        "reply line longer than {MAX_LINE} bytes"
-                    )));
+                    return Err(e);
                 }
-                return Ok(line);
-            }
-            // Never buffer more than one line's worth without its end.
-            if self.inbuf.len() > MAX_LINE + 2 {
-                self.broken = true;
-                return Err(Error::Protocol(format!(
-                    "reply line longer than {MAX_LINE} bytes"
-                )));
             }
             let mut buf = [0u8; 4096];
             let n = match self.stream.read(&mut buf) {

@@ -124,6 +124,31 @@ impl ReplyParser {
     }
 }
 
+/// Takes the first complete line (LF-terminated; the LF and one CR
+/// before it removed) out of `buf`, the bytes received so far; `None`
+/// when more bytes are needed. A line longer than [`MAX_LINE`], or more
+/// than that many bytes buffered without a line end, is an error, so a
+/// server cannot make the client buffer without bound.
+pub fn take_line(buf: &mut Vec<u8>) -> Result<Option<Vec<u8>>> {
+    let too_long = || Error::Protocol(format!("reply line longer than {MAX_LINE} bytes"));
+    match buf.iter().position(|&b| b == b'\n') {
+        Some(pos) => {
+            let mut line: Vec<u8> = buf.drain(..=pos).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if line.len() > MAX_LINE {
+                return Err(too_long());
+            }
+            Ok(Some(line))
+        }
+        // MAX_LINE bytes, CR and LF are the most one line needs.
+        None if buf.len() > MAX_LINE + 2 => Err(too_long()),
+        None => Ok(None),
+    }
+}
+
 fn truncate(line: &[u8]) -> String {
     let s = String::from_utf8_lossy(&line[..line.len().min(80)]);
     s.into_owned()
@@ -251,6 +276,21 @@ mod tests {
             .expect("cut by the byte limit");
         // The first line's bytes count too: the 128th long line is too many.
         assert_eq!(cut + 1, MAX_REPLY_BYTES / MAX_LINE);
+    }
+
+    #[test]
+    fn take_line_waits_for_lf_and_bounds_the_buffer() {
+        let mut buf = b"220 a\r\n221".to_vec();
+        assert_eq!(take_line(&mut buf).unwrap().unwrap(), b"220 a");
+        assert_eq!(take_line(&mut buf).unwrap(), None);
+        assert_eq!(buf, b"221");
+        let mut buf = vec![b'a'; MAX_LINE + 2];
+        assert_eq!(take_line(&mut buf).unwrap(), None, "CRLF may still come");
+        buf.push(b'a');
+        assert!(take_line(&mut buf).is_err());
+        let mut buf = vec![b'a'; MAX_LINE + 1];
+        buf.push(b'\n');
+        assert!(take_line(&mut buf).is_err());
     }
 
     #[test]
