@@ -7,6 +7,7 @@
 //! whole file stays well under 20 s in a debug build (about 5 s).
 
 use ftpsfs::cli::options::apply_options;
+use ftpsfs::cli::parse_args;
 use ftpsfs::cli::password::parse_netrc;
 use ftpsfs::cli::url::parse_url;
 use ftpsfs::config::{MountConfig, TlsMode};
@@ -586,8 +587,92 @@ proptest! {
     }
 }
 
+/// Every `-o` key `apply_options` knows (ours and mount(8)'s generic ones).
+const KNOWN_OPTIONS: &[&str] = &[
+    "cafile",
+    "password_file",
+    "connections",
+    "timeout",
+    "dir_cache_ttl",
+    "tls",
+    "ro",
+    "allow_other",
+    "debug",
+    "uid",
+    "gid",
+    "umask",
+    "fsname",
+    "data_protection",
+    "active",
+    "passive",
+    "cert",
+    "key",
+    "before_auth",
+    "protect_before_login",
+    "walk_ahead",
+    "rw",
+    "dev",
+    "nodev",
+    "suid",
+    "nosuid",
+    "exec",
+    "noexec",
+    "atime",
+    "noatime",
+    "relatime",
+    "_netdev",
+    "nofail",
+    "auto",
+    "noauto",
+    "user",
+    "users",
+    "defaults",
+    "async",
+    "sync",
+    "comment",
+];
+
 proptest! {
     #![proptest_config(config(256))]
+
+    /// The mount helper's argv: clap and our URL and options parsing
+    /// never panic, whatever the words.
+    #[test]
+    fn argv_parser_never_panics(
+        words in prop::collection::vec(
+            prop_oneof![
+                proptest::sample::select(&[
+                    "-o", "-f", "-d", "--debug", "-h", "--", "ftp://u@h/x", "ftps://[::1]:990/",
+                    "/mnt", "ro,connections=2", "x", "-", "-oro",
+                ][..]).prop_map(str::to_string),
+                "[^\0]{0,12}",
+            ],
+            0..6,
+        ),
+    ) {
+        let _ = parse_args(std::iter::once("ftpsfs".to_string()).chain(words));
+    }
+
+    #[test]
+    fn connections_option_is_taken_only_in_range(n in any::<i64>()) {
+        let mut cfg = MountConfig::new("h".into(), 21, TlsMode::Explicit, "/mnt".into());
+        let r = apply_options(&mut cfg, &format!("ro,connections={n}"));
+        prop_assert_eq!(r.is_ok(), (1..=64).contains(&n));
+        if r.is_ok() {
+            prop_assert_eq!(cfg.connections as i64, n);
+        }
+    }
+
+    /// mount(8)'s rule: an unknown option is an error that names it.
+    #[test]
+    fn unknown_option_is_an_error_naming_it(key in "[a-z_][a-z_0-9.]{0,15}") {
+        prop_assume!(!KNOWN_OPTIONS.contains(&key.as_str()) && !key.starts_with("x-"));
+        let mut cfg = MountConfig::new("h".into(), 21, TlsMode::Explicit, "/mnt".into());
+        match apply_options(&mut cfg, &format!("ro,{key}")) {
+            Ok(()) => prop_assert!(false, "{key} accepted"),
+            Err(e) => prop_assert!(e.message.contains(&key), "{}", e.message),
+        }
+    }
 
     #[test]
     fn url_gives_back_host_port_user_and_path(
