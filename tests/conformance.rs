@@ -1081,3 +1081,245 @@ fn s09_2_522_on_a_streamed_download_is_retried() {
     pool.close_idle();
     srv.finish();
 }
+
+// ---- Bad servers (issue 6): errors, never hangs or unbounded memory -----
+
+/// Logs in, then answers the client's NOOP with whatever `answer` does.
+fn noop_answered_by<F>(answer: F) -> FakeServer
+where
+    F: FnOnce(&mut Session) -> Res + Send + 'static,
+{
+    FakeServer::start(move |s| {
+        s.login(&[])?;
+        s.expect("NOOP")?;
+        answer(s)
+    })
+}
+
+/// A 10 MB reply line without CRLF is refused once it passes
+/// `reply::MAX_LINE`: the client reads a few KiB, not the 10 MB.
+#[test]
+fn overlong_reply_line_is_a_protocol_error() {
+    let srv = noop_answered_by(|s| {
+        s.send_raw(b"200 ")?;
+        let sent = s.flood(&[b'a'; 64 * 1024], 160);
+        if sent == 160 {
+            return Err("the client read all 10 MB".into());
+        }
+        Ok(())
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.noop().expect_err("an overlong line must be refused");
+    assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+    assert!(e.to_string().contains("longer than"), "{e}");
+    assert!(!c.is_usable());
+    drop(c);
+    srv.finish();
+}
+
+/// A multi-line reply that never ends is cut at `reply::MAX_REPLY_BYTES`.
+#[test]
+fn endless_multi_line_reply_is_a_protocol_error() {
+    let srv = noop_answered_by(|s| {
+        s.send("200-here it comes")?;
+        let chunk = " and another line of the endless reply\r\n".repeat(1600);
+        let sent = s.flood(chunk.as_bytes(), 1000);
+        if sent == 1000 {
+            return Err("the client read a 64 MB reply".into());
+        }
+        Ok(())
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.noop().expect_err("an endless reply must be refused");
+    assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+    assert!(e.to_string().contains("multi-line reply 200"), "{e}");
+    assert!(!c.is_usable());
+    drop(c);
+    srv.finish();
+}
+
+/// A line that is not a reply, or a code outside 1xx-5xx, is a protocol
+/// error that leaves the connection unusable (it is out of step).
+#[test]
+fn garbage_reply_lines_are_protocol_errors() {
+    for garbage in ["hello there", "2000 ok", "999 ok", "20", "\u{1b}[31m200 ok"] {
+        let srv = noop_answered_by(move |s| {
+            s.send(garbage)?;
+            s.expect_closed()
+        });
+        let mut c = open(&srv, &srv.options());
+        let e = c.noop().expect_err("garbage must be refused");
+        assert!(matches!(e, Error::Protocol(_)), "{garbage:?}: {e:?}");
+        assert!(!c.is_usable(), "{garbage:?}");
+        drop(c);
+        srv.finish();
+    }
+}
+
+/// A well-formed reply with the wrong code is an error naming it, and the
+/// connection stays in step for the next command.
+#[test]
+fn wrong_reply_code_is_an_error_and_the_session_goes_on() {
+    let srv = noop_answered_by(|s| {
+        s.send("550 not what you asked for")?;
+        s.expect("NOOP")?;
+        s.send("200 ok")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.noop().expect_err("550 to NOOP");
+    assert!(matches!(e, Error::Reply { code: 550, .. }), "{e:?}");
+    assert!(c.is_usable());
+    c.noop()
+        .unwrap_or_else(|e| fail(&srv, "NOOP after a wrong code", &e));
+    c.quit();
+    srv.finish();
+}
+
+/// A server that closes in the middle of a multi-line reply gives an
+/// error at once, not a wait.
+#[test]
+fn close_inside_a_multi_line_reply_is_an_error() {
+    let srv = noop_answered_by(|s| {
+        s.send("200-first line\r\n second line")?;
+        s.close();
+        Ok(())
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c.noop().expect_err("a cut reply");
+    assert!(e.to_string().contains("closed"), "{e}");
+    assert!(!c.is_usable());
+    drop(c);
+    srv.finish();
+}
+
+/// A listing over the byte limit is aborted (ABOR inside TLS, then NOOP)
+/// and refused as too large; the session stays usable, so the remote
+/// floor does not reconnect and fetch it again.
+#[test]
+fn listing_over_the_byte_limit_is_aborted_and_refused() {
+    let srv = FakeServer::start(|s| {
+        s.login(&["MLSD"])?;
+        let d = s.passive()?;
+        s.expect("MLSD /huge")?;
+        s.send("150 here comes a long listing")?;
+        let mut data = d.accept_tls()?;
+        let chunk = "type=file;size=1; a file with a long enough name\r\n".repeat(1000);
+        let mut sent = 0usize;
+        while data.write_all(chunk.as_bytes()).is_ok() {
+            sent += chunk.len();
+            if sent > 64 << 20 {
+                return Err("the client never stopped the listing".into());
+            }
+        }
+        s.note(format!("data connection broken after {sent} bytes"));
+        s.expect("ABOR")?;
+        s.send("426 Connection closed; transfer aborted.")?;
+        s.send("226 ABOR successful.")?;
+        s.expect("NOOP")?;
+        s.send("200 NOOP ok.")?;
+        s.expect("NOOP")?;
+        s.send("200 NOOP ok.")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    let e = c
+        .list_raw("/huge", 256 * 1024)
+        .expect_err("a listing over the limit");
+    assert!(matches!(e, Error::TooLarge(_)), "{e:?}");
+    assert!(!e.breaks_connection());
+    let errno = ftpsfs::remote::error::Error::from_ftp(ftpsfs::remote::error::Op::List, &e).errno;
+    assert_eq!(errno, libc::EFBIG);
+    c.noop()
+        .unwrap_or_else(|e| fail(&srv, "NOOP after the refused listing", &e));
+    c.quit();
+    srv.finish();
+}
+
+/// Through the remote floor: a `LIST` body (so no MLSD) as `unsafe-names-list.txt`
+/// in the fixtures, entries named `..`, `a/b`, `nul\0byte`, `cr\rinside`,
+/// `ok.txt\r` (CR before the CRLF) never become entries; only `ok.txt` does.
+#[test]
+fn listing_entries_with_unsafe_names_are_dropped_by_the_remote() {
+    use ftpsfs::cli::password::Password;
+    use ftpsfs::ftp::Features;
+    use ftpsfs::remote::ftps::FtpsRemote;
+    use ftpsfs::remote::pool::{Login, Pool};
+    use ftpsfs::remote::Remote;
+
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/listings/unsafe-names-list.txt"
+    ))
+    .expect("fixture");
+    let srv = FakeServer::start(move |s| {
+        s.login(&[])?;
+        s.expect("CWD /d")?;
+        s.send("250 ok")?;
+        s.serve_download("LIST -a", &body)?;
+        s.quit()
+    });
+    let login = Login {
+        user: USER.into(),
+        password: Password::new(PASSWORD.into()),
+    };
+    let pool = Pool::new(srv.options(), login, 1, None);
+    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "");
+    let entries = remote
+        .list("/d")
+        .unwrap_or_else(|e| panic!("list: {e:?}\n{}", srv.report()));
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["ok.txt"]);
+    pool.close_idle();
+    srv.finish();
+}
+
+/// Through the remote floor: a listing of more than `list::MAX_ENTRIES`
+/// entries is refused with EFBIG, not cached whole.
+#[test]
+fn listing_over_the_entry_limit_is_efbig() {
+    use ftpsfs::cli::password::Password;
+    use ftpsfs::ftp::list::MAX_ENTRIES;
+    use ftpsfs::ftp::Features;
+    use ftpsfs::remote::ftps::FtpsRemote;
+    use ftpsfs::remote::pool::{Login, Pool};
+    use ftpsfs::remote::Remote;
+
+    let srv = FakeServer::start(move |s| {
+        s.login(&["MLSD"])?;
+        let mut body = Vec::with_capacity(24 * (MAX_ENTRIES + 1));
+        for i in 0..=MAX_ENTRIES {
+            body.extend_from_slice(b"type=file;size=1; f");
+            body.extend_from_slice(i.to_string().as_bytes());
+            body.extend_from_slice(b"\r\n");
+        }
+        s.serve_download("MLSD /big", &body)?;
+        s.quit()
+    });
+    let login = Login {
+        user: USER.into(),
+        password: Password::new(PASSWORD.into()),
+    };
+    let pool = Pool::new(srv.options(), login, 1, None);
+    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "");
+    let e = remote.list("/big").expect_err("too many entries");
+    assert_eq!(e.errno, libc::EFBIG, "{e:?}\n{}", srv.report());
+    pool.close_idle();
+    srv.finish();
+}
+
+/// A server that never answers gives a timeout error (the control socket's
+/// read timeout), never a hang; the connection is then unusable.
+#[test]
+fn silent_server_is_a_timeout_not_a_hang() {
+    let srv = noop_answered_by(|s| s.expect_closed());
+    let mut opts = srv.options();
+    // Short, but ample for the login on loopback; the test waits it once.
+    opts.timeout = std::time::Duration::from_secs(2);
+    let mut c = open(&srv, &opts);
+    let e = c.noop().expect_err("no reply");
+    assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+    assert!(!c.is_usable());
+    drop(c);
+    srv.finish();
+}

@@ -4,7 +4,8 @@
 
 use super::DirCache;
 use crate::remote::{Entry, Remote, Result};
-use std::collections::HashMap;
+use log::debug;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -76,7 +77,10 @@ impl Listings {
             }
             return result.clone().expect("set before notify");
         }
-        let result = self.remote.list(dir).map(Arc::new);
+        let result = self
+            .remote
+            .list(dir)
+            .map(|entries| Arc::new(usable_entries(dir, entries)));
         if let Ok(l) = &result {
             // Under the in-flight lock, so no invalidation slips in between.
             let _g = lock(&self.inflight);
@@ -108,6 +112,29 @@ impl Listings {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate_tree(dir);
     }
+}
+
+/// Whether `name` can be a path component and go into a command: not
+/// empty, `.` or `..`, and free of `/`, NUL, CR and LF.
+pub fn is_usable_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0', '\r', '\n'])
+}
+
+/// The entries of a listing of `dir` that the filesystem may show: those
+/// with a usable name ([`is_usable_name`]), the first of each name only
+/// (two entries of one name would be one path). What is dropped is logged
+/// once per listing, at debug level.
+pub fn usable_entries(dir: &str, mut entries: Vec<Entry>) -> Vec<Entry> {
+    let before = entries.len();
+    let mut seen = HashSet::with_capacity(entries.len());
+    entries.retain(|e| is_usable_name(&e.name) && seen.insert(e.name.clone()));
+    if entries.len() != before {
+        debug!(
+            "{dir}: dropped {} listing entries with unusable or repeated names",
+            before - entries.len()
+        );
+    }
+    entries
 }
 
 #[cfg(test)]
@@ -162,5 +189,33 @@ mod tests {
         mem.put("/d0/g", b"y");
         l.invalidate("/d0");
         assert_eq!(l.get("/d0").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn entries_with_unsafe_or_repeated_names_never_reach_the_filesystem() {
+        let mem = MemRemote::new();
+        for name in ["ok", "x\r", "nul\0byte", "lf\nline", "sp ace"] {
+            mem.put(&format!("/{name}"), b"x");
+        }
+        let l = Listings::new(Arc::new(mem), DirCache::new(100, Duration::from_secs(60)));
+        let names: Vec<String> = l.get("/").unwrap().iter().map(|e| e.name.clone()).collect();
+        assert_eq!(names, ["ok", "sp ace"]);
+
+        let entry = |name: &str| Entry {
+            name: name.into(),
+            kind: crate::remote::Kind::File,
+            size: 1,
+            mtime: None,
+            mode: None,
+            target: None,
+        };
+        let listed = ["a", "", ".", "..", "a/b", "/", "a", "b"]
+            .map(entry)
+            .to_vec();
+        let kept: Vec<String> = usable_entries("/d", listed)
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(kept, ["a", "b"]);
     }
 }

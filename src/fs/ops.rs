@@ -883,10 +883,18 @@ mod tests {
     fn missing_files_are_enoent_and_bad_names_einval() {
         let (c, _) = core();
         assert_eq!(c.lookup(ROOT, "nope").unwrap_err().errno, libc::ENOENT);
-        assert_eq!(
-            name_str(std::ffi::OsStr::new("a\nb")).unwrap_err().errno,
-            libc::EINVAL
-        );
+        // Issue 6: a name the kernel passes never becomes a truncated or
+        // second command; it is refused whole.
+        for bad in ["a\nb", "a\rb", "a\0b", "a/b", "", "x\r\nDELE y"] {
+            assert_eq!(
+                name_str(std::ffi::OsStr::new(bad)).unwrap_err().errno,
+                libc::EINVAL,
+                "{bad:?}"
+            );
+        }
+        use std::os::unix::ffi::OsStrExt;
+        let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        assert_eq!(name_str(latin1).unwrap_err().errno, libc::EINVAL);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::command::Command;
 use super::data::DataConn;
 use super::error::{Error, Result};
 use super::features::Features;
-use super::reply::{Reply, ReplyParser, MAX_LINE};
+use super::reply::{take_line, Reply, ReplyParser};
 use super::tls::{self, SessionStore};
 use super::tls_stream::TlsStream;
 use log::{debug, trace};
@@ -554,17 +554,13 @@ impl Control {
 
     fn read_line(&mut self) -> Result<Vec<u8>> {
         loop {
-            if let Some(pos) = self.inbuf.iter().position(|&b| b == b'\n') {
-                let mut line: Vec<u8> = self.inbuf.drain(..=pos).collect();
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
+            match take_line(&mut self.inbuf) {
+                Ok(Some(line)) => return Ok(line),
+                Ok(None) => {}
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
                 }
-                return Ok(line);
-            }
-            if self.inbuf.len() > MAX_LINE {
-                self.broken = true;
-                return Err(Error::Protocol("reply line too long".into()));
             }
             let mut buf = [0u8; 4096];
             let n = match self.stream.read(&mut buf) {
@@ -1092,7 +1088,7 @@ impl Control {
             }
             if body.len() + n > max_bytes {
                 self.abort(data)?;
-                return Err(Error::Protocol(format!(
+                return Err(Error::TooLarge(format!(
                     "listing of {path} larger than {max_bytes} bytes"
                 )));
             }

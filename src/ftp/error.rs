@@ -46,6 +46,9 @@ pub enum Error {
     },
     /// This control connection is unusable after an earlier failure.
     Broken,
+    /// The server sent more than the client accepts (a listing over its
+    /// byte limit); the transfer was aborted and the connection is usable.
+    TooLarge(String),
 }
 
 /// Result alias for the protocol client.
@@ -71,6 +74,7 @@ impl Error {
             | Error::TlsRefused { .. } => true,
             Error::Reply { code, .. } => *code == 421,
             Error::InvalidArgument(_)
+            | Error::TooLarge(_)
             | Error::DataCertificateMismatch
             | Error::SizeMismatch { .. } => false,
         }
@@ -144,6 +148,7 @@ impl fmt::Display for Error {
                 "upload incomplete: sent {sent} bytes but the server stored {stored}"
             ),
             Error::Broken => write!(f, "control connection unusable after an earlier error"),
+            Error::TooLarge(what) => write!(f, "{what}"),
         }
     }
 }

@@ -6,6 +6,9 @@ use super::error::{Error, Result};
 pub const MAX_LINE: usize = 8192;
 /// Most lines accepted in one multi-line reply.
 pub const MAX_LINES: usize = 10_000;
+/// Most bytes (line text, line endings not counted) accepted in one reply,
+/// so an endless multi-line reply ends in an error, not unbounded memory.
+pub const MAX_REPLY_BYTES: usize = 1 << 20;
 
 /// One complete server reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +49,8 @@ impl Reply {
 /// Reads the code of a reply line: three digits then ' ', '-' or end of line.
 fn line_code(line: &[u8]) -> Option<(u16, bool)> {
     let digits = line.get(..3)?;
-    if !digits.iter().all(u8::is_ascii_digit) || digits[0] == b'0' {
+    // RFC 959 4.2: the first digit is 1 to 5.
+    if !digits.iter().all(u8::is_ascii_digit) || !(b'1'..=b'5').contains(&digits[0]) {
         return None;
     }
     let code = digits
@@ -63,12 +67,22 @@ fn line_code(line: &[u8]) -> Option<(u16, bool)> {
 #[derive(Debug, Default)]
 pub struct ReplyParser {
     pending: Option<(u16, Vec<String>)>,
+    /// Bytes of the reply being assembled, for [`MAX_REPLY_BYTES`].
+    bytes: usize,
 }
 
 impl ReplyParser {
     /// Feeds one line (without its line ending); returns the reply once complete.
+    ///
+    /// Errors: a malformed first line, a line longer than [`MAX_LINE`], or a
+    /// reply beyond [`MAX_LINES`] lines or [`MAX_REPLY_BYTES`] bytes.
     pub fn push(&mut self, line: &[u8]) -> Result<Option<Reply>> {
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        if line.len() > MAX_LINE {
+            return Err(Error::Protocol(format!(
+                "reply line longer than {MAX_LINE} bytes"
+            )));
+        }
         match self.pending.as_mut() {
             None => {
                 let (code, more) = line_code(line).ok_or_else(|| {
@@ -76,6 +90,7 @@ impl ReplyParser {
                 })?;
                 let first = text(line.get(4..).unwrap_or_default());
                 if more {
+                    self.bytes = line.len();
                     self.pending = Some((code, vec![first]));
                     Ok(None)
                 } else {
@@ -86,8 +101,11 @@ impl ReplyParser {
                 }
             }
             Some((code, lines)) => {
-                if lines.len() >= MAX_LINES {
-                    return Err(Error::Protocol("multi-line reply too long".into()));
+                self.bytes += line.len();
+                if lines.len() >= MAX_LINES || self.bytes > MAX_REPLY_BYTES {
+                    return Err(Error::Protocol(format!(
+                        "multi-line reply {code} longer than {MAX_LINES} lines or {MAX_REPLY_BYTES} bytes"
+                    )));
                 }
                 // The reply ends at a line starting with the same code and a space.
                 if let Some((c, false)) = line_code(line) {
@@ -106,6 +124,31 @@ impl ReplyParser {
     }
 }
 
+/// Takes the first complete line (LF-terminated; the LF and one CR
+/// before it removed) out of `buf`, the bytes received so far; `None`
+/// when more bytes are needed. A line longer than [`MAX_LINE`], or more
+/// than that many bytes buffered without a line end, is an error, so a
+/// server cannot make the client buffer without bound.
+pub fn take_line(buf: &mut Vec<u8>) -> Result<Option<Vec<u8>>> {
+    let too_long = || Error::Protocol(format!("reply line longer than {MAX_LINE} bytes"));
+    match buf.iter().position(|&b| b == b'\n') {
+        Some(pos) => {
+            let mut line: Vec<u8> = buf.drain(..=pos).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if line.len() > MAX_LINE {
+                return Err(too_long());
+            }
+            Ok(Some(line))
+        }
+        // MAX_LINE bytes, CR and LF are the most one line needs.
+        None if buf.len() > MAX_LINE + 2 => Err(too_long()),
+        None => Ok(None),
+    }
+}
+
 fn truncate(line: &[u8]) -> String {
     let s = String::from_utf8_lossy(&line[..line.len().min(80)]);
     s.into_owned()
@@ -119,9 +162,6 @@ pub fn parse_replies(input: &[u8]) -> Result<Vec<Reply>> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             continue;
-        }
-        if line.len() > MAX_LINE {
-            return Err(Error::Protocol("reply line too long".into()));
         }
         if let Some(r) = parser.push(line)? {
             out.push(r);
@@ -198,6 +238,59 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn codes_outside_1xx_to_5xx_are_malformed() {
+        for bad in [&b"600 x"[..], b"999 x", b"099 x"] {
+            assert!(
+                matches!(parse_replies(bad), Err(Error::Protocol(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn overlong_line_is_an_error() {
+        let mut line = b"220 ".to_vec();
+        line.resize(MAX_LINE + 1, b'a');
+        assert!(matches!(parse_replies(&line), Err(Error::Protocol(_))));
+        line.truncate(MAX_LINE);
+        assert_eq!(parse_replies(&line).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn endless_multi_line_reply_is_cut_by_lines_and_by_bytes() {
+        let mut p = ReplyParser::default();
+        p.push(b"211-start").unwrap();
+        let err = (0..MAX_LINES + 1)
+            .find_map(|_| p.push(b" x").err())
+            .expect("cut by the line limit");
+        assert!(err.to_string().contains("longer than"), "{err}");
+
+        let mut p = ReplyParser::default();
+        p.push(b"211-start").unwrap();
+        let long = vec![b'y'; MAX_LINE];
+        let cut = (0..MAX_LINES)
+            .position(|_| p.push(&long).is_err())
+            .expect("cut by the byte limit");
+        // The first line's bytes count too: the 128th long line is too many.
+        assert_eq!(cut + 1, MAX_REPLY_BYTES / MAX_LINE);
+    }
+
+    #[test]
+    fn take_line_waits_for_lf_and_bounds_the_buffer() {
+        let mut buf = b"220 a\r\n221".to_vec();
+        assert_eq!(take_line(&mut buf).unwrap().unwrap(), b"220 a");
+        assert_eq!(take_line(&mut buf).unwrap(), None);
+        assert_eq!(buf, b"221");
+        let mut buf = vec![b'a'; MAX_LINE + 2];
+        assert_eq!(take_line(&mut buf).unwrap(), None, "CRLF may still come");
+        buf.push(b'a');
+        assert!(take_line(&mut buf).is_err());
+        let mut buf = vec![b'a'; MAX_LINE + 1];
+        buf.push(b'\n');
+        assert!(take_line(&mut buf).is_err());
     }
 
     #[test]

@@ -236,7 +236,7 @@ fn describe_listing(body: &[u8], mlsd: bool) -> ListingInfo {
     let mut info = ListingInfo {
         command: if mlsd { "MLSD" } else { "LIST -a" }.into(),
         entries: parsed.entries.len(),
-        unparsed: parsed.errors.len(),
+        unparsed: parsed.failed,
         first_error: parsed.errors.first().map(|e| e.to_string()),
         ..ListingInfo::default()
     };

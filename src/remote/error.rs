@@ -87,6 +87,7 @@ impl Error {
             | ftp::Error::DataCertificateMismatch
             | ftp::Error::SizeMismatch { .. }
             | ftp::Error::Broken => EIO,
+            ftp::Error::TooLarge(_) => EFBIG,
         };
         Error::new(errno, e.to_string())
     }

@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Largest directory listing accepted, in bytes.
-const MAX_LISTING: usize = 256 << 20;
+/// Largest directory listing accepted, in bytes (with at most
+/// `list::MAX_ENTRIES` entries): beyond it a listing is EFBIG.
+const MAX_LISTING: usize = 96 << 20;
 
 /// An FTPS server reached through a connection pool.
 pub struct FtpsRemote {
@@ -172,15 +173,41 @@ pub fn ftp_timestamp(t: SystemTime) -> String {
 impl Remote for FtpsRemote {
     fn list(&self, dir: &str) -> Result<Vec<Entry>> {
         let path = self.server_path(dir);
-        let (_, (body, mlsd)) =
-            self.run(Op::List, true, true, |c| c.list_raw(&path, MAX_LISTING))?;
+        let (_, (body, mlsd)) = self
+            .run(Op::List, true, true, |c| c.list_raw(&path, MAX_LISTING))
+            .inspect_err(|e| {
+                if e.errno == libc::EFBIG {
+                    warn!("{dir}: listing refused: {}", e.message);
+                }
+            })?;
         let format = if mlsd {
             ListFormat::Mlsd
         } else {
             ListFormat::Unix
         };
         let parsed = list::parse_listing(&body, format, SystemTime::now());
-        for e in parsed.errors.iter().take(5) {
+        drop(body);
+        if parsed.too_many {
+            warn!(
+                "{dir}: listing refused: more than {} entries",
+                list::MAX_ENTRIES
+            );
+            return Err(Error::new(
+                libc::EFBIG,
+                format!("{dir}: more than {} entries", list::MAX_ENTRIES),
+            ));
+        }
+        let (unsafe_names, errors): (Vec<_>, Vec<_>) = parsed
+            .errors
+            .iter()
+            .partition(|e| e.reason == list::UNSAFE_NAME);
+        if !unsafe_names.is_empty() {
+            debug!(
+                "{dir}: dropped {} entries whose names hold '/', NUL, CR or LF",
+                unsafe_names.len()
+            );
+        }
+        for e in errors.iter().take(5) {
             warn!("{dir}: unparsed listing line: {e}");
         }
         Ok(parsed.entries.into_iter().map(convert).collect())

@@ -512,6 +512,22 @@ impl Session {
             .map_err(|e| format!("sending reply: {e}").into())
     }
 
+    /// Sends `bytes` again and again, up to `times` writes, as a flood
+    /// the client should refuse: recorded as one note, not as replies.
+    /// Returns how many writes went through before the client stopped
+    /// reading (a failed write ends the flood; it is not an error).
+    pub fn flood(&mut self, bytes: &[u8], times: usize) -> usize {
+        let mut sent = 0;
+        while sent < times && self.write_raw(bytes).is_ok() {
+            sent += 1;
+        }
+        self.note(format!(
+            "flood: {sent} of {times} writes of {} bytes",
+            bytes.len()
+        ));
+        sent
+    }
+
     /// Reads the next command line (without CRLF) and records it.
     pub fn recv(&mut self) -> Res<String> {
         let (line, tls) = match &mut self.ctl {

@@ -76,6 +76,11 @@ pub enum ListFormat {
     Dos,
 }
 
+/// The [`ParseError::reason`] of a line whose name holds `/`, NUL, CR or
+/// LF: such an entry is dropped, since its name cannot be a path component
+/// nor go into a command.
+pub const UNSAFE_NAME: &str = "name contains '/', NUL, CR or LF";
+
 /// Why one line could not be parsed (typed; never panic on any input).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
@@ -105,18 +110,33 @@ impl std::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// Most entries [`parse_listing`] keeps; a longer listing sets
+/// [`Listing::too_many`] and stops there, so memory stays bounded.
+pub const MAX_ENTRIES: usize = 500_000;
+
+/// Most [`ParseError`]s [`parse_listing`] keeps ([`Listing::failed`]
+/// counts them all): a body of garbage must not cost one string a line.
+pub const MAX_ERRORS: usize = 100;
+
 /// Result of parsing a whole listing body.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
-    /// The entries that parsed, in listing order (without `.`/`..`).
+    /// The entries that parsed, in listing order (without `.`/`..`), at
+    /// most [`MAX_ENTRIES`].
     pub entries: Vec<ListEntry>,
-    /// One error per line that could not be parsed, in listing order.
+    /// The first [`MAX_ERRORS`] lines that could not be parsed, in listing order.
     pub errors: Vec<ParseError>,
+    /// How many lines could not be parsed (also those not kept in `errors`).
+    pub failed: usize,
+    /// The body held more than [`MAX_ENTRIES`] entries: parsing stopped
+    /// there, and `entries` is not the whole directory.
+    pub too_many: bool,
 }
 
 /// Parses a whole MLSD (format Mlsd) or LIST (Unix or Dos, detected per line) body.
 /// Lines are split on "\r\n" or "\n". Skips blank lines, "total N", and the
 /// "." / ".." entries (MLSD type=cdir / type=pdir too). Lines that fail go into `errors`.
+/// At most [`MAX_ENTRIES`] entries and [`MAX_ERRORS`] errors are kept (see [`Listing`]).
 /// `now` is used to place year-less Unix dates (see [`parse_unix_line`]).
 ///
 /// For LIST bodies, [`ListFormat::Unix`] and [`ListFormat::Dos`] behave the same: a
@@ -124,8 +144,8 @@ pub struct Listing {
 /// with [`parse_dos_line`], every other line with [`parse_unix_line`].
 pub fn parse_listing(body: &[u8], format: ListFormat, now: SystemTime) -> Listing {
     let mut listing = Listing::default();
-    for raw in body.split(|&b| b == b'\n') {
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+    for line in body.split(|&b| b == b'\n') {
+        // Each line parser strips the one CR of a CRLF (see `strip_eol`).
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
@@ -140,9 +160,18 @@ pub fn parse_listing(body: &[u8], format: ListFormat, now: SystemTime) -> Listin
             }
         };
         match parsed {
+            Ok(Some(_)) if listing.entries.len() == MAX_ENTRIES => {
+                listing.too_many = true;
+                break;
+            }
             Ok(Some(entry)) => listing.entries.push(entry),
             Ok(None) => {}
-            Err(e) => listing.errors.push(e),
+            Err(e) => {
+                listing.failed += 1;
+                if listing.errors.len() < MAX_ERRORS {
+                    listing.errors.push(e);
+                }
+            }
         }
     }
     listing
@@ -152,13 +181,12 @@ pub fn parse_listing(body: &[u8], format: ListFormat, now: SystemTime) -> Listin
 // Helpers shared by the three parsers.
 // ---------------------------------------------------------------------------
 
-/// Removes any trailing CR/LF bytes.
+/// Removes one line ending (`\r\n`, `\n` or `\r`). Only one: a CR
+/// before it belongs to the name, so `"foo\r"` is refused rather than
+/// read as `"foo"` (another file's name).
 fn strip_eol(line: &[u8]) -> &[u8] {
-    let mut end = line.len();
-    while end > 0 && matches!(line.get(end - 1), Some(b'\r' | b'\n')) {
-        end -= 1;
-    }
-    line.get(..end).unwrap_or(line)
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// What a raw name turned out to be.
@@ -178,7 +206,7 @@ fn check_name(line: &[u8], raw: &[u8]) -> Result<Name, ParseError> {
         return Ok(Name::Dot);
     }
     if raw.iter().any(|&b| matches!(b, b'/' | 0 | b'\r' | b'\n')) {
-        return Err(ParseError::new(line, "name contains '/', NUL, CR or LF"));
+        return Err(ParseError::new(line, UNSAFE_NAME));
     }
     Ok(Name::Ok(String::from_utf8_lossy(raw).into_owned()))
 }
@@ -528,6 +556,60 @@ mod tests {
             }
         }
         let _ = parse_listing(&[0xff; 300], ListFormat::Mlsd, SystemTime::UNIX_EPOCH);
+    }
+
+    /// Issue 6: a CR before the CRLF is part of the name, so `"foo\r"` is
+    /// refused instead of read as `"foo"`, another file (it was read so).
+    #[test]
+    fn cr_before_the_line_end_is_refused_not_stripped() {
+        let unsafe_name = |r: Result<Option<ListEntry>, ParseError>| {
+            matches!(
+                r,
+                Err(ParseError {
+                    reason: UNSAFE_NAME,
+                    ..
+                })
+            )
+        };
+        assert!(unsafe_name(parse_mlsd_line(b"type=file;size=1; foo\r\r\n")));
+        assert!(unsafe_name(parse_unix_line(
+            b"-rw-r--r-- 1 u g 1 Jan  2  2020 foo\r\r\n",
+            now()
+        )));
+        assert!(unsafe_name(parse_dos_line(
+            b"01-02-20  10:00AM  1 foo\r\r\n"
+        )));
+        for body in [
+            &b"type=file;size=1; foo\r\r\n"[..],
+            b"type=file;size=1; foo\r\r",
+        ] {
+            let l = parse_listing(body, ListFormat::Mlsd, now());
+            assert!(l.entries.is_empty(), "{l:?}");
+        }
+        let l = parse_listing(b"type=file;size=1; foo\r\n", ListFormat::Mlsd, now());
+        assert_eq!(l.entries[0].name, "foo");
+    }
+
+    /// Issue 6: a listing of a million entries stops at MAX_ENTRIES, and a
+    /// million garbage lines keep MAX_ERRORS strings, not a million.
+    #[test]
+    fn million_line_listings_stay_bounded() {
+        let mut body = Vec::with_capacity(40 << 20);
+        for i in 0..1_000_000u32 {
+            body.extend_from_slice(format!("type=file;size={i}; f{i}\r\n").as_bytes());
+        }
+        let l = parse_listing(&body, ListFormat::Mlsd, now());
+        assert!(l.too_many);
+        assert_eq!(l.entries.len(), MAX_ENTRIES);
+        assert_eq!(
+            l.entries[MAX_ENTRIES - 1].name,
+            format!("f{}", MAX_ENTRIES - 1)
+        );
+
+        let garbage = b"x\n".repeat(1_000_000);
+        let l = parse_listing(&garbage, ListFormat::Unix, now());
+        assert!(!l.too_many && l.entries.is_empty());
+        assert_eq!((l.failed, l.errors.len()), (1_000_000, MAX_ERRORS));
     }
 
     #[test]
