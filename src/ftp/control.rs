@@ -909,11 +909,11 @@ impl Control {
             data.tls_version(),
             data.resumed()
         );
-        // RFC 4217 14.1.1: the data certificate must be the control one.
-        if data.peer_certificate() != self.peer_cert.as_ref().map(|c| c.as_ref()) {
+        let control_cert = self.peer_cert.as_ref().map(|c| c.as_ref());
+        if let Err(e) = tls::check_data_certificate(control_cert, data.peer_certificate()) {
             let mut data = data;
             data.shutdown();
-            return Err(self.fail_transfer(Error::DataCertificateMismatch));
+            return Err(self.fail_transfer(e));
         }
         Ok(data)
     }
