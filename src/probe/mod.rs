@@ -100,6 +100,9 @@ impl ProbeOptions {
         if let Some(c) = &self.cafile {
             v.push(format!("cafile={}", c.display()));
         }
+        if let Some(fp) = &self.mount.fingerprint {
+            v.push(format!("fingerprint={fp}"));
+        }
         match self.versions {
             Versions::Both => {}
             Versions::Only12 => v.push("tls=1.2".into()),
