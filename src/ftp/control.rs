@@ -501,11 +501,14 @@ impl Control {
 
     fn send(&mut self, cmd: &Command) -> Result<()> {
         debug!("> {cmd:?}");
-        let wire = cmd.to_wire();
+        let mut wire = cmd.to_wire();
         let r = self
             .stream
             .write_all(&wire)
             .and_then(|_| self.stream.flush());
+        if cmd.verb() == "PASS" {
+            crate::secret::wipe(&mut wire);
+        }
         r.map_err(|e| {
             self.broken = true;
             Error::from_io(e, "sending a command")
