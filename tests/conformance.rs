@@ -36,6 +36,7 @@ use ftpsfs::ftp::tls::{Fingerprint, Trust, Versions};
 use ftpsfs::ftp::{Command, ConnectOptions, Control, Error, TlsStart};
 use std::io::Write;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 const USER: &str = "alice";
 const PASSWORD: &str = "pa55word";
@@ -856,6 +857,61 @@ fn s14_1_1_pinned_fingerprint_mismatch_names_the_presented_fingerprint() {
         "{msg}"
     );
     assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert_eq!(t.verbs(), vec!["AUTH"], "{t}");
+}
+
+/// Presents `cert` but signs the handshake with another key: a server that
+/// copied a pinned certificate without its private key.
+#[derive(Debug)]
+struct StolenCertificate(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for StolenCertificate {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// With `-o fingerprint=`, the pin replaces the chain check but not the
+/// handshake signature check: a server presenting the pinned certificate
+/// without holding its private key is refused, before any login.
+#[test]
+fn s14_1_1_pinned_certificate_without_its_private_key_is_refused() {
+    let cert = TestCert::generate();
+    let thief = TestCert::generate();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = provider
+        .key_provider
+        .load_private_key(thief.key())
+        .expect("signing key");
+    let stolen = rustls::sign::CertifiedKey::new(vec![cert.der.clone()], key);
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(StolenCertificate(Arc::new(stolen))));
+    let config = FakeConfig {
+        cert: cert.clone(),
+        control_config: Some(Arc::new(server)),
+        ..FakeConfig::default()
+    };
+    let srv = FakeServer::start_with(config, |s| {
+        s.send("220 fake")?;
+        s.expect("AUTH TLS")?;
+        s.send("234 go")?;
+        if s.start_tls().is_ok() {
+            return Err("handshake without the private key succeeded".into());
+        }
+        expect_only_tls_until_close(s)
+    });
+    let mut opts = srv.options();
+    let pin = Trust::pinned(Fingerprint::of(cert.der.as_ref()));
+    opts.tls = tls::client_config_trusting(&pin, Versions::Both, None).unwrap();
+    let e = Control::open(&opts, USER, PASSWORD).expect_err("no private key");
+    let t = srv.finish();
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
     assert_eq!(t.verbs(), vec!["AUTH"], "{t}");
 }
 
