@@ -46,6 +46,12 @@ pub struct MountConfig {
     pub debug: bool,
     /// Extra PEM trust anchors.
     pub cafile: Option<PathBuf>,
+    /// `fingerprint=sha256:HEX`: the server certificate's SHA-256; replaces
+    /// the CA chain and name check (and `cafile`).
+    pub fingerprint: Option<tls::Fingerprint>,
+    /// `dangerous_no_verify`: accept any server certificate. Still TLS,
+    /// but open to anyone on the network path; warned about on every mount.
+    pub dangerous_no_verify: bool,
     /// File holding the password.
     pub password_file: Option<PathBuf>,
     /// Control connections in the pool.
@@ -103,6 +109,8 @@ impl MountConfig {
             foreground: false,
             debug: false,
             cafile: None,
+            fingerprint: None,
+            dangerous_no_verify: false,
             password_file: None,
             connections: 4,
             timeout: Duration::from_secs(30),
@@ -126,6 +134,19 @@ impl MountConfig {
         }
     }
 
+    /// How the server certificate is checked: the pinned fingerprint, no
+    /// check at all (`dangerous_no_verify`), or the CA roots plus `cafile`.
+    pub fn trust(&self) -> Result<tls::Trust, String> {
+        match (self.fingerprint, self.dangerous_no_verify) {
+            (Some(_), true) => {
+                Err("options fingerprint= and dangerous_no_verify exclude each other".into())
+            }
+            (Some(fp), false) => Ok(tls::Trust::pinned(fp)),
+            (None, true) => Ok(tls::Trust::dangerous().no_certificate_verification()),
+            (None, false) => Ok(tls::Trust::roots(self.cafile.as_deref())),
+        }
+    }
+
     /// The protocol client's settings for this mount: TLS configuration
     /// (trust, versions, client certificate), protection, data mode and
     /// command timing. Fails with a message for the user.
@@ -143,7 +164,8 @@ impl MountConfig {
             None if self.key.is_some() => return Err("option key= needs cert= too".into()),
             None => None,
         };
-        let tls_config = tls::client_config(self.cafile.as_deref(), versions, identity.as_ref())
+        let trust = self.trust()?;
+        let tls_config = tls::client_config_trusting(&trust, versions, identity.as_ref())
             .map_err(|e| e.to_string())?;
         let tls_start = match self.tls_mode {
             TlsMode::Explicit => TlsStart::Explicit,

@@ -3,7 +3,8 @@
 //! Floors, top to bottom: `cli` (arguments) and `config`, `fs` (FUSE),
 //! `cache` (listings), `remote` (the narrow trait the filesystem uses, with
 //! the FTPS and in-memory implementations), `ftp` (the protocol client);
-//! beside them `probe`, the `ftpsfs probe` diagnostic.
+//! beside them `probe`, the `ftpsfs probe` diagnostic, and `secret`
+//! (wiping passwords from memory).
 
 pub mod cache;
 pub mod cli;
@@ -12,3 +13,4 @@ pub mod fs;
 pub mod ftp;
 pub mod probe;
 pub mod remote;
+pub mod secret;

@@ -50,6 +50,9 @@ fn main() {
     if cfg.clear_data {
         warn_clear_data();
     }
+    if cfg.dangerous_no_verify {
+        warn_no_verify();
+    }
     let mut first = Control::open(&opts, &user, password.expose())
         .unwrap_or_else(|e| fail(format!("{}:{}: {e}", cfg.host, cfg.port)));
     if let Err(e) = first.cwd(&cfg.root) {
@@ -108,6 +111,9 @@ fn probe_main(args: &[std::ffi::OsString]) -> i32 {
     let level = if p.debug { "debug" } else { "warn" };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
     let cfg = &p.mount;
+    if cfg.dangerous_no_verify {
+        warn_no_verify();
+    }
     let (user, password) = match resolve_credentials(cfg) {
         Ok(c) => c,
         Err(e) => {
@@ -139,6 +145,13 @@ fn probe_main(args: &[std::ffi::OsString]) -> i32 {
 /// PROT C was asked for: say so on stderr and in the log, every mount.
 fn warn_clear_data() {
     let msg = "WARNING: data_protection=clear: file contents and listings travel WITHOUT encryption or integrity protection (PROT C); anyone on the network path can read and alter them. Only the control connection (login, commands) is protected.";
+    eprintln!("ftpsfs: {msg}");
+    log::warn!("{msg}");
+}
+
+/// `dangerous_no_verify` was asked for: say so on stderr and in the log, every mount.
+fn warn_no_verify() {
+    let msg = "WARNING: dangerous_no_verify: the server's TLS certificate is NOT checked; anyone on the network path can pose as the server, read the password and read and alter every file. Pin the certificate instead: -o fingerprint=sha256:... (see ftpsfs probe).";
     eprintln!("ftpsfs: {msg}");
     log::warn!("{msg}");
 }

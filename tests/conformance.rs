@@ -17,7 +17,8 @@
 //! - Active mode (PORT, EPRT), still the TLS client: `s06_*`; certificate
 //!   login (232, client certificate): `s11_1_*`.
 //! - REIN never sent: `s12_*`. ABOR inside TLS, no urgent data: `s13_*`.
-//! - Data certificate equals the control one: `s14_1_1_*`.
+//! - Data certificate equals the control one: `s14_1_1_*`; the pinned
+//!   fingerprint (`-o fingerprint=`) is checked there too.
 //! - IPv6 EPSV/EPRT: `ipv6_epsv_over_loopback`, `s06_active_mode_eprt_over_ipv6`
 //!   (and real vsftpd on `[::1]` in tests/interop.rs).
 
@@ -31,10 +32,11 @@ use common::fake::{
 };
 use ftpsfs::ftp::control::{DataMode, Protection};
 use ftpsfs::ftp::tls;
-use ftpsfs::ftp::tls::Versions;
+use ftpsfs::ftp::tls::{Fingerprint, Trust, Versions};
 use ftpsfs::ftp::{Command, ConnectOptions, Control, Error, TlsStart};
 use std::io::Write;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 const USER: &str = "alice";
 const PASSWORD: &str = "pa55word";
@@ -393,6 +395,8 @@ fn data_connections_resume(versions: Versions, want: &str) {
 }
 
 /// 9.2: every data connection resumes the control session (TLS 1.3 tickets).
+/// Each also passes the 14.1.1 check, which refuses a data connection
+/// without a certificate: rustls keeps the peer certificate on resumption.
 #[test]
 fn s09_2_data_connections_resume_the_control_session_tls13() {
     data_connections_resume(Versions::Only13, "TLSv1_3");
@@ -738,34 +742,204 @@ fn s13_abor_is_sent_inside_tls_without_urgent_data() {
 // ---- 14. Security considerations -------------------------------------------------
 
 /// 14.1.1: a data connection presenting another (even trusted)
-/// certificate than the control connection is refused.
+/// certificate than the control connection is refused, whatever checks
+/// the control certificate: the CA roots and cafile, a pinned fingerprint,
+/// or nothing (`dangerous_no_verify`).
 #[test]
 fn s14_1_1_data_certificate_must_equal_control_certificate() {
     let cert = TestCert::generate();
     let other = TestCert::generate();
-    let other_config = server_config(&other, Versions::Both);
+    let pin = Fingerprint::of(cert.der.as_ref());
+    for trust in [
+        None,
+        Some(Trust::pinned(pin)),
+        Some(Trust::dangerous().no_certificate_verification()),
+    ] {
+        let other_config = server_config(&other, Versions::Both);
+        let config = FakeConfig {
+            cert: cert.clone(),
+            trusted: vec![cert.clone(), other.clone()],
+            ..FakeConfig::default()
+        };
+        let srv = FakeServer::start_with(config, move |s| {
+            s.login(&[])?;
+            let d = s.passive()?;
+            s.expect("RETR f")?;
+            s.send("150 here")?;
+            // A pinning client refuses this handshake itself.
+            if let Ok(mut data) = d.accept_tls_with(other_config) {
+                let _ = data.write_all(b"from an impostor");
+                let _ = data.finish();
+            }
+            s.send("426 Connection closed; transfer aborted.")?;
+            s.quit()
+        });
+        let mut opts = srv.options();
+        if let Some(t) = &trust {
+            opts.tls = tls::client_config_trusting(t, Versions::Both, None).unwrap();
+        }
+        let mut c = open(&srv, &opts);
+        let e = c.retr_to_vec("f").expect_err("other certificate");
+        // With a pin, the full data handshake already fails the pin check.
+        let pinned = trust.as_ref().is_some_and(|t| !t.is_dangerous());
+        assert!(
+            matches!(e, Error::DataCertificateMismatch)
+                || (pinned
+                    && e.to_string()
+                        .contains(&Fingerprint::of(other.der.as_ref()).to_string())),
+            "{trust:?}: {e:?}"
+        );
+        assert!(e.to_string().contains("certificate"), "{e}");
+        c.quit();
+        srv.finish();
+    }
+}
+
+/// 14.1.1 with `-o fingerprint=`: a server whose self-signed certificate no
+/// CA or cafile vouches for is accepted when its SHA-256 is the pinned
+/// one, and its (resumed) data connections pass the same-certificate check.
+#[test]
+fn s14_1_1_pinned_fingerprint_accepts_an_otherwise_untrusted_server() {
+    let cert = TestCert::generate();
     let config = FakeConfig {
         cert: cert.clone(),
-        trusted: vec![cert, other],
+        trusted: vec![TestCert::generate()],
         ..FakeConfig::default()
     };
-    let srv = FakeServer::start_with(config, move |s| {
+    let srv = FakeServer::start_with(config, |s| {
         s.login(&[])?;
-        let d = s.passive()?;
-        s.expect("RETR f")?;
-        s.send("150 here")?;
-        let mut data = d.accept_tls_with(other_config)?;
-        let _ = data.write_all(b"from an impostor");
-        let _ = data.finish();
-        s.send("426 Connection closed; transfer aborted.")?;
+        if !s.serve_download("RETR ", b"pinned")? {
+            return Err("the data connection did not resume".into());
+        }
         s.quit()
     });
-    let mut c = open(&srv, &srv.options());
-    let e = c.retr_to_vec("f").expect_err("other certificate");
-    assert!(matches!(e, Error::DataCertificateMismatch), "{e:?}");
-    assert!(e.to_string().contains("certificate"), "{e}");
+    let mut opts = srv.options();
+    let pin = Fingerprint::parse(&format!(
+        "sha256:{}",
+        Fingerprint::of(cert.der.as_ref()).hex().to_lowercase()
+    ))
+    .unwrap();
+    opts.tls = tls::client_config_trusting(&Trust::pinned(pin), Versions::Both, None).unwrap();
+    let mut c = open(&srv, &opts);
+    assert_eq!(
+        c.retr_to_vec("f")
+            .unwrap_or_else(|e| fail(&srv, "RETR", &e)),
+        b"pinned"
+    );
     c.quit();
     srv.finish();
+}
+
+/// 14.1.1 with `-o fingerprint=`: a certificate other than the pinned one
+/// is refused during the handshake, even one the cafile trusts; nothing
+/// is sent after AUTH TLS, and the error names the fingerprint the server
+/// presented so the user can compare.
+#[test]
+fn s14_1_1_pinned_fingerprint_mismatch_names_the_presented_fingerprint() {
+    let srv = FakeServer::start(|s| {
+        s.send("220 fake")?;
+        s.expect("AUTH TLS")?;
+        s.send("234 go")?;
+        if s.start_tls().is_ok() {
+            return Err("handshake with the wrong certificate succeeded".into());
+        }
+        expect_only_tls_until_close(s)
+    });
+    let presented = Fingerprint::of(srv.cert.der.as_ref());
+    let pinned = Fingerprint::of(b"some other certificate");
+    let mut opts = srv.options();
+    opts.tls = tls::client_config_trusting(&Trust::pinned(pinned), Versions::Both, None).unwrap();
+    let e = Control::open(&opts, USER, PASSWORD).expect_err("wrong certificate");
+    let t = srv.finish();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&presented.to_string()) && msg.contains(&pinned.to_string()),
+        "{msg}"
+    );
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert_eq!(t.verbs(), vec!["AUTH"], "{t}");
+}
+
+/// Presents `cert` but signs the handshake with another key: a server that
+/// copied a pinned certificate without its private key.
+#[derive(Debug)]
+struct StolenCertificate(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for StolenCertificate {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// With `-o fingerprint=`, the pin replaces the chain check but not the
+/// handshake signature check: a server presenting the pinned certificate
+/// without holding its private key is refused, before any login.
+#[test]
+fn s14_1_1_pinned_certificate_without_its_private_key_is_refused() {
+    let cert = TestCert::generate();
+    let thief = TestCert::generate();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = provider
+        .key_provider
+        .load_private_key(thief.key())
+        .expect("signing key");
+    let stolen = rustls::sign::CertifiedKey::new(vec![cert.der.clone()], key);
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(StolenCertificate(Arc::new(stolen))));
+    let config = FakeConfig {
+        cert: cert.clone(),
+        control_config: Some(Arc::new(server)),
+        ..FakeConfig::default()
+    };
+    let srv = FakeServer::start_with(config, |s| {
+        s.send("220 fake")?;
+        s.expect("AUTH TLS")?;
+        s.send("234 go")?;
+        if s.start_tls().is_ok() {
+            return Err("handshake without the private key succeeded".into());
+        }
+        expect_only_tls_until_close(s)
+    });
+    let mut opts = srv.options();
+    let pin = Trust::pinned(Fingerprint::of(cert.der.as_ref()));
+    opts.tls = tls::client_config_trusting(&pin, Versions::Both, None).unwrap();
+    let e = Control::open(&opts, USER, PASSWORD).expect_err("no private key");
+    let t = srv.finish();
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+    assert_eq!(t.verbs(), vec!["AUTH"], "{t}");
+}
+
+/// `dangerous_no_verify`: any certificate is accepted, but the session is
+/// still TLS from AUTH TLS on (nothing else in plaintext).
+#[test]
+fn dangerous_no_verify_accepts_an_untrusted_certificate_still_over_tls() {
+    let config = FakeConfig {
+        trusted: vec![TestCert::generate()],
+        ..FakeConfig::default()
+    };
+    let srv = FakeServer::start_with(config, |s| {
+        s.login(&[])?;
+        s.serve_download("RETR ", b"unverified")?;
+        s.quit()
+    });
+    let mut opts = srv.options();
+    let trust = Trust::dangerous().no_certificate_verification();
+    opts.tls = tls::client_config_trusting(&trust, Versions::Both, None).unwrap();
+    let mut c = open(&srv, &opts);
+    assert_eq!(
+        c.retr_to_vec("f")
+            .unwrap_or_else(|e| fail(&srv, "RETR", &e)),
+        b"unverified"
+    );
+    c.quit();
+    let t = srv.finish();
+    assert_eq!(t.plaintext_commands(), vec!["AUTH TLS"], "{t}");
 }
 
 /// 14.1.1: the same certificate on a full (not resumed) data handshake is accepted.

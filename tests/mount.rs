@@ -4,10 +4,13 @@ mod common;
 
 use common::{close_checked, random_bytes};
 
-use common::mount::{run_bounded, Mount};
+use common::fake::FakeServer;
+use common::mount::{is_mounted, run_bounded, Mount};
 use common::servers::{servers_available, TestServer};
+use ftpsfs::ftp::tls::Fingerprint;
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -293,4 +296,258 @@ fn clear_data_protection_warns_and_a_server_requiring_tls_refuses_it() {
         fs::read(quiet.join("secret.txt")).unwrap(),
         b"never in the clear"
     );
+}
+
+/// The SHA-256 fingerprint of the test server's certificate.
+fn server_fingerprint(server: &TestServer) -> Fingerprint {
+    let certs = ftpsfs::ftp::tls::load_certs(&server.cert).expect("server certificate");
+    Fingerprint::of(certs[0].as_ref())
+}
+
+/// `-o fingerprint=`: the pin alone (no cafile) trusts the self-signed
+/// server; a wrong pin fails the mount with one line naming the
+/// fingerprint the server presented.
+#[test]
+fn fingerprint_pin_trusts_a_self_signed_server_and_a_wrong_one_names_it() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::vsftpd();
+    fs::write(server.root.join("pinned.txt"), b"pinned").unwrap();
+    let presented = server_fingerprint(&server);
+    let pw = format!("password_file={}", server.password_file.display());
+    // Lower case without colons: the form sha256sum would print.
+    let bare = presented.hex().replace(':', "").to_lowercase();
+    let m = Mount::with_options(&server.url(), &format!("{pw},fingerprint=sha256:{bare}"))
+        .unwrap_or_else(|f| panic!("pinned mount failed: {}", f.stderr));
+    assert_eq!(fs::read(m.join("pinned.txt")).unwrap(), b"pinned");
+    assert!(m.stderr.is_empty(), "{:?}", m.stderr);
+    drop(m);
+
+    let wrong = Fingerprint::of(b"not the server's certificate");
+    let err = Mount::with_options(&server.url(), &format!("{pw},fingerprint={wrong}"))
+        .err()
+        .expect("a wrong pin must fail");
+    assert_eq!(err.code, Some(1));
+    assert_eq!(err.stderr.lines().count(), 1, "one line: {}", err.stderr);
+    assert!(
+        err.stderr.contains(&presented.to_string()) && err.stderr.contains(&wrong.to_string()),
+        "{}",
+        err.stderr
+    );
+}
+
+/// `-o dangerous_no_verify`: an unverified server mounts (still over TLS)
+/// and every mount says so loudly on stderr.
+#[test]
+fn dangerous_no_verify_mounts_an_untrusted_server_and_warns() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::vsftpd();
+    fs::write(server.root.join("f.txt"), b"unverified").unwrap();
+    let opts = format!(
+        "password_file={},dangerous_no_verify",
+        server.password_file.display()
+    );
+    for _ in 0..2 {
+        let m = Mount::with_options(&server.url(), &opts)
+            .unwrap_or_else(|f| panic!("mount failed: {}", f.stderr));
+        assert!(
+            m.stderr.contains("WARNING") && m.stderr.contains("dangerous_no_verify"),
+            "no warning: {:?}",
+            m.stderr
+        );
+        assert_eq!(fs::read(m.join("f.txt")).unwrap(), b"unverified");
+    }
+}
+
+/// A server refusing AUTH TLS (500, 502, 534) never sees USER or PASS: the
+/// mount fails with one line saying so and mounts nothing.
+#[test]
+fn server_refusing_auth_tls_gets_no_login_and_the_mount_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    fs::write(&pw, "s3cret-never-sent\n").unwrap();
+    fs::set_permissions(&pw, fs::Permissions::from_mode(0o600)).unwrap();
+    for reply in [
+        "500 AUTH not understood",
+        "502 Command not implemented",
+        "534 Request denied for policy reasons",
+    ] {
+        let srv = FakeServer::start(move |s| {
+            s.send("220 fake")?;
+            s.expect("AUTH TLS")?;
+            s.send(reply)?;
+            // Whatever comes next (QUIT, or nothing) must not be a login.
+            while let Ok(line) = s.recv() {
+                if line.starts_with("USER") || line.starts_with("PASS") {
+                    return Err(format!("login sent in plaintext: {line}").into());
+                }
+            }
+            Ok(())
+        });
+        let url = format!("ftp://alice@{}/", srv.addr);
+        let err = Mount::with_options(&url, &format!("password_file={}", pw.display()))
+            .err()
+            .expect("must fail");
+        let t = srv.finish();
+        assert_eq!(err.code, Some(1), "{reply}");
+        assert_eq!(err.stderr.lines().count(), 1, "one line: {}", err.stderr);
+        assert!(
+            err.stderr.contains(&reply[..3]) && err.stderr.contains("plaintext"),
+            "{}",
+            err.stderr
+        );
+        assert!(!t.saw("USER") && !t.saw("PASS"), "{t}");
+        assert!(!err.stderr.contains("s3cret"), "{}", err.stderr);
+    }
+}
+
+/// The super-block options of the mount at `path` in /proc/self/mountinfo
+/// (for FUSE: `user_id=`, `default_permissions`, `allow_other`, ...).
+fn super_options(path: &Path) -> Vec<String> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let p = path.to_string_lossy();
+    let line = info
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(&p))
+        .unwrap_or_else(|| panic!("{p} not in mountinfo:\n{info}"));
+    // "... - fstype source super_options"
+    let after = line.split(" - ").nth(1).expect("mountinfo separator");
+    after
+        .split(' ')
+        .nth(2)
+        .unwrap_or("")
+        .split(',')
+        .map(str::to_string)
+        .collect()
+}
+
+/// Mounts are private (no `allow_other`) unless asked, and the kernel
+/// checks permissions (`default_permissions`) in both cases.
+#[test]
+fn mount_is_private_with_default_permissions_unless_allow_other() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::vsftpd();
+    let m = Mount::new(&server, &[]);
+    let opts = super_options(&m.path);
+    assert!(opts.iter().any(|o| o == "default_permissions"), "{opts:?}");
+    assert!(!opts.iter().any(|o| o == "allow_other"), "{opts:?}");
+    drop(m);
+    let shared = Mount::new(&server, &["allow_other"]);
+    let opts = super_options(&shared.path);
+    assert!(opts.iter().any(|o| o == "default_permissions"), "{opts:?}");
+    assert!(opts.iter().any(|o| o == "allow_other"), "{opts:?}");
+}
+
+/// Waits for `child` to exit within `limit`, killing it after that.
+fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let status = child.wait().unwrap();
+            panic!("ftpsfs still running {limit:?} after unmount ({status})");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The password appears nowhere: not on stderr or stdout of a mount with
+/// `-o debug` and `RUST_LOG=trace` that logged in, listed and read a file
+/// (several connections, so several PASS commands), and not in the
+/// process's command line.
+#[test]
+fn password_never_appears_in_trace_logs_or_the_command_line() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::vsftpd();
+    fs::write(server.root.join("a.txt"), b"contents of a").unwrap();
+    fs::create_dir(server.root.join("d")).unwrap();
+    fs::write(server.root.join("d/b.txt"), b"contents of b").unwrap();
+    let password = fs::read_to_string(&server.password_file).unwrap();
+    let password = password.lines().next().unwrap().to_string();
+    assert!(password.len() >= 6, "a password worth looking for");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let out_path = dir.path().join("stdout");
+    let err_path = dir.path().join("stderr");
+    let opts = format!(
+        "cafile={},password_file={},debug,connections=2",
+        server.cert.display(),
+        server.password_file.display()
+    );
+    // -o debug keeps ftpsfs in the foreground; its output goes to files so
+    // a full pipe can never block it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ftpsfs"))
+        .arg(server.url())
+        .arg(&mnt)
+        .arg("-o")
+        .arg(&opts)
+        .env("RUST_LOG", "trace")
+        .env_remove("FTPSFS_PASSWORD")
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !is_mounted(&mnt) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "ftpsfs exited ({status}): {}",
+                fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("not mounted within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let cmdline = fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
+    let run = || {
+        let mut names: Vec<String> = fs::read_dir(&mnt)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.txt", "d"]);
+        assert_eq!(fs::read(mnt.join("a.txt")).unwrap(), b"contents of a");
+        assert_eq!(fs::read(mnt.join("d/b.txt")).unwrap(), b"contents of b");
+    };
+    let result = std::panic::catch_unwind(run);
+    let unmounted = run_bounded(
+        Command::new("fusermount3").arg("-u").arg(&mnt),
+        Duration::from_secs(20),
+    );
+    let status = wait_bounded(&mut child, Duration::from_secs(20));
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+    assert!(unmounted.status.success(), "fusermount3 -u failed");
+    assert!(status.success(), "ftpsfs exit status {status}");
+    let stdout = fs::read(&out_path).unwrap();
+    let stderr = fs::read(&err_path).unwrap();
+    let text = String::from_utf8_lossy(&stderr);
+    assert!(
+        text.contains("PASS <redacted>"),
+        "the trace log shows the login: {}",
+        &text[..text.len().min(4000)]
+    );
+    let needle = password.as_bytes();
+    let contains = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(&stderr), "password on stderr");
+    assert!(!contains(&stdout), "password on stdout");
+    assert!(!contains(&cmdline), "password in /proc/PID/cmdline");
 }

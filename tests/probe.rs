@@ -483,3 +483,25 @@ fn untrusted_on_every_other_server() {
         untrusted(&s);
     }
 }
+
+/// `-o fingerprint=` (no cafile): the probe verifies by the pin and says
+/// so; `-o dangerous_no_verify` warns on stderr and says nothing was checked.
+#[test]
+fn vsftpd_pinned_fingerprint_and_dangerous_no_verify() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::vsftpd();
+    populate(&server);
+    let certs = ftpsfs::ftp::tls::load_certs(&server.cert).expect("certificate");
+    let fp = ftpsfs::ftp::tls::Fingerprint::of(certs[0].as_ref());
+    let out = probe(&server, false, &["-o", &format!("fingerprint={fp}")]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("pinned fingerprint"), "{t}");
+    let out = probe(&server, false, &["-o", "dangerous_no_verify"]);
+    let t = text(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WARNING: dangerous_no_verify"), "{t}");
+    assert!(t.contains("NOT CHECKED"), "{t}");
+}

@@ -2,6 +2,7 @@
 
 use super::CliError;
 use crate::config::{MountConfig, TlsVersions};
+use crate::ftp::tls::Fingerprint;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,6 +36,13 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
         let need = || value.ok_or_else(|| CliError::usage(format!("option {key} needs a value")));
         match key {
             "cafile" => cfg.cafile = Some(PathBuf::from(need()?)),
+            "fingerprint" => {
+                cfg.fingerprint = Some(Fingerprint::parse(need()?).map_err(|e| {
+                    CliError::usage(format!("bad value for option fingerprint: {e}"))
+                })?)
+            }
+            // Loudly named on purpose: there is no short or quiet spelling.
+            "dangerous_no_verify" if value.is_none() => cfg.dangerous_no_verify = true,
             "password_file" => cfg.password_file = Some(PathBuf::from(need()?)),
             "connections" => cfg.connections = number(key, need()?, 1usize, 64)?,
             "timeout" => cfg.timeout = Duration::from_secs(number(key, need()?, 1u64, 3600)?),
@@ -126,6 +134,12 @@ mod tests {
     fn security_weakening_values_are_checked() {
         for bad in [
             "data_protection=none",
+            "fingerprint",
+            "fingerprint=AB:CD",
+            "fingerprint=sha1:0000000000000000000000000000000000000000",
+            "dangerous_no_verify=yes",
+            "insecure",
+            "no_verify",
             "before_auth=PASS secret",
             "before_auth=user bob",
             "before_auth=RETR x",
@@ -151,6 +165,36 @@ mod tests {
         assert!(c.clear_data && c.active && c.protect_before_login);
         assert_eq!((c.cert, c.key), (Some("/c".into()), Some("/k".into())));
         assert_eq!(c.before_auth, ["HOST ftp.example", "SITE X"]);
+    }
+
+    #[test]
+    fn fingerprint_and_dangerous_no_verify_are_applied() {
+        let mut c = cfg();
+        assert!(c.fingerprint.is_none() && !c.dangerous_no_verify);
+        let hex = "ab".repeat(32);
+        apply_options(
+            &mut c,
+            &format!("fingerprint=sha256:{hex},dangerous_no_verify"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.fingerprint,
+            Some(Fingerprint::parse(&format!("sha256:{hex}")).unwrap())
+        );
+        assert!(c.dangerous_no_verify);
+    }
+
+    #[test]
+    fn trust_follows_fingerprint_and_dangerous_no_verify() {
+        let mut c = cfg();
+        assert!(!c.trust().unwrap().is_dangerous());
+        apply_options(&mut c, "dangerous_no_verify").unwrap();
+        assert!(c.trust().unwrap().is_dangerous());
+        let mut p = cfg();
+        apply_options(&mut p, &format!("fingerprint=sha256:{}", "0".repeat(64))).unwrap();
+        assert!(!p.trust().unwrap().is_dangerous());
+        apply_options(&mut p, "dangerous_no_verify").unwrap();
+        assert!(p.trust().unwrap_err().contains("exclude"));
     }
 
     #[test]

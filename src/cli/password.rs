@@ -30,16 +30,13 @@ impl fmt::Debug for Password {
 
 impl Drop for Password {
     fn drop(&mut self) {
-        // SAFETY: overwriting the string's own bytes with zeros keeps it valid UTF-8.
-        for b in unsafe { self.0.as_bytes_mut() } {
-            // SAFETY: b is a valid, exclusive reference.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
+        crate::secret::wipe_string(&mut self.0);
     }
 }
 
-/// Reads a secret file, refusing one that group or others can read (like ssh).
-fn read_private(path: &Path) -> Result<String, CliError> {
+/// Reads a secret file, refusing one that group or others can read (like
+/// ssh); its text is wiped from memory when dropped.
+fn read_private(path: &Path) -> Result<Password, CliError> {
     let err = |e: std::io::Error| CliError::usage(format!("{}: {e}", path.display()));
     let meta = std::fs::metadata(path).map_err(err)?;
     if meta.permissions().mode() & 0o077 != 0 {
@@ -49,15 +46,22 @@ fn read_private(path: &Path) -> Result<String, CliError> {
             path.display()
         )));
     }
-    std::fs::read_to_string(path).map_err(err)
+    std::fs::read_to_string(path)
+        .map(Password::new)
+        .map_err(err)
 }
 
 /// Finds `(login, password)` for `host` in netrc text; `user` must match the login when given.
-pub fn parse_netrc(text: &str, host: &str, user: Option<&str>) -> Option<(String, Option<String>)> {
+pub fn parse_netrc<'a>(
+    text: &'a str,
+    host: &str,
+    user: Option<&str>,
+) -> Option<(String, Option<String>)> {
     let mut tokens = text.split_whitespace();
-    let mut found = None;
-    let mut current: Option<(bool, Option<String>, Option<String>)> = None;
-    let mut finish = |c: Option<(bool, Option<String>, Option<String>)>| {
+    // Borrowed from `text` until the end: only the entry found is copied.
+    let mut found: Option<(&'a str, Option<&'a str>)> = None;
+    let mut current: Option<(bool, Option<&'a str>, Option<&'a str>)> = None;
+    let mut finish = |c: Option<(bool, Option<&'a str>, Option<&'a str>)>| {
         if let Some((true, Some(login), pw)) = c {
             if user.is_none_or(|u| u == login) && found.is_none() {
                 found = Some((login, pw));
@@ -76,19 +80,19 @@ pub fn parse_netrc(text: &str, host: &str, user: Option<&str>) -> Option<(String
             }
             "login" => {
                 if let Some(c) = current.as_mut() {
-                    c.1 = tokens.next().map(str::to_string);
+                    c.1 = tokens.next();
                 }
             }
             "password" => {
                 if let Some(c) = current.as_mut() {
-                    c.2 = tokens.next().map(str::to_string);
+                    c.2 = tokens.next();
                 }
             }
             _ => {}
         }
     }
     finish(current.take());
-    found
+    found.map(|(login, pw)| (login.to_string(), pw.map(str::to_string)))
 }
 
 /// Resolves the login name and password: `password_file`, then
@@ -109,7 +113,8 @@ fn resolve_with(
     is_tty: bool,
 ) -> Result<(String, Password), CliError> {
     let netrc = match home.map(|h| h.join(".netrc")).filter(|p| p.exists()) {
-        Some(p) => parse_netrc(&read_private(&p)?, &cfg.host, cfg.user.as_deref()),
+        Some(p) => parse_netrc(read_private(&p)?.expose(), &cfg.host, cfg.user.as_deref())
+            .map(|(login, pw)| (login, pw.map(Password::new))),
         None => None,
     };
     let user = cfg
@@ -119,14 +124,19 @@ fn resolve_with(
         .unwrap_or_else(|| "anonymous".into());
     if let Some(path) = &cfg.password_file {
         let text = read_private(path)?;
-        let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+        let line = text
+            .expose()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('\r');
         return Ok((user, Password::new(line.to_string())));
     }
     if let Some(pw) = env_password {
         return Ok((user, Password::new(pw)));
     }
     if let Some((_, Some(pw))) = netrc {
-        return Ok((user, Password::new(pw)));
+        return Ok((user, pw));
     }
     if is_tty {
         let pw = rpassword::prompt_password(format!("Password for {user}@{}: ", cfg.host))
@@ -175,11 +185,32 @@ mod tests {
         c.password_file = Some(p.clone());
         let (u, pw) = resolve_with(&c, Some("env".into()), None, false).unwrap();
         assert_eq!((u.as_str(), pw.expose()), ("u", "pa ss"));
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(resolve_with(&c, None, None, false)
-            .unwrap_err()
-            .message
-            .contains("chmod 600"));
+        for mode in [0o644, 0o640, 0o604, 0o620, 0o602, 0o610] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(
+                resolve_with(&c, None, None, false)
+                    .unwrap_err()
+                    .message
+                    .contains("chmod 600"),
+                "{mode:o}"
+            );
+        }
+    }
+
+    #[test]
+    fn netrc_readable_by_group_or_others_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let rc = dir.path().join(".netrc");
+        std::fs::write(&rc, "machine ftp.example login n password fromrc").unwrap();
+        let home = Some(dir.path().to_path_buf());
+        for mode in [0o640, 0o604, 0o644] {
+            std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = resolve_with(&cfg(), None, home.clone(), false).unwrap_err();
+            assert!(e.message.contains("chmod 600"), "{mode:o}: {}", e.message);
+        }
+        std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o400)).unwrap();
+        let (_, pw) = resolve_with(&cfg(), None, home, false).unwrap();
+        assert_eq!(pw.expose(), "fromrc");
     }
 
     #[test]

@@ -14,7 +14,7 @@ struct ProbeArgs {
     /// ftp://[user@]host[:port][/path] (explicit TLS) or ftps://... (implicit TLS)
     url: String,
     /// Mount options, comma-separated (repeatable); those that matter here:
-    /// cafile=, password_file=, tls=1.2|1.3, timeout=. Others are accepted and ignored.
+    /// cafile=, fingerprint=, password_file=, tls=1.2|1.3, timeout=. Others are accepted and ignored.
     #[arg(short = 'o', value_name = "OPTIONS")]
     options: Vec<String>,
     /// Print one JSON object instead of text

@@ -71,6 +71,17 @@ impl Command {
     }
 }
 
+/// The argument of PASS is wiped from memory when the command is dropped.
+impl Drop for Command {
+    fn drop(&mut self) {
+        if self.verb == "PASS" {
+            if let Some(arg) = &mut self.arg {
+                crate::secret::wipe_string(arg);
+            }
+        }
+    }
+}
+
 /// Verbs a user may ask to send as they are ([`Command::raw`]).
 pub const USER_VERBS: &[&str] = &[
     "SITE", "HOST", "CLNT", "CSID", "FEAT", "SYST", "OPTS", "NOOP", "LANG", "HELP",

@@ -541,11 +541,14 @@ impl Control {
 
     fn send(&mut self, cmd: &Command) -> Result<()> {
         debug!("> {cmd:?}");
-        let wire = cmd.to_wire();
+        let mut wire = cmd.to_wire();
         let r = self
             .stream
             .write_all(&wire)
             .and_then(|_| self.stream.flush());
+        if cmd.verb() == "PASS" {
+            crate::secret::wipe(&mut wire);
+        }
         r.map_err(|e| {
             self.broken = true;
             Error::from_io(e, "sending a command")
@@ -950,11 +953,11 @@ impl Control {
             data.tls_version(),
             data.resumed()
         );
-        // RFC 4217 14.1.1: the data certificate must be the control one.
-        if data.peer_certificate() != self.peer_cert.as_ref().map(|c| c.as_ref()) {
+        let control_cert = self.peer_cert.as_ref().map(|c| c.as_ref());
+        if let Err(e) = tls::check_data_certificate(control_cert, data.peer_certificate()) {
             let mut data = data;
             data.shutdown();
-            return Err(self.fail_transfer(Error::DataCertificateMismatch));
+            return Err(self.fail_transfer(e));
         }
         Ok(data)
     }

@@ -35,7 +35,8 @@ pub enum Error {
         /// The reply text.
         text: String,
     },
-    /// The data connection presented a different certificate than the control connection.
+    /// The data connection presented a different certificate than the
+    /// control connection, or none (RFC 4217 section 14.1.1).
     DataCertificateMismatch,
     /// An upload ended with a different size on the server than the bytes sent.
     SizeMismatch {
@@ -116,6 +117,10 @@ impl fmt::Display for Error {
                 f,
                 "TLS error: {e} (the server sent something that is not TLS, often a plaintext error such as vsftpd's '500 OOPS'; check the server log)"
             ),
+            // rustls shows a custom certificate error as Debug; ours reads better.
+            Error::Tls(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o))) => {
+                write!(f, "TLS error: invalid peer certificate: {o}")
+            }
             Error::Tls(e) => write!(f, "TLS error: {e}"),
             Error::Reply {
                 command,
@@ -141,7 +146,7 @@ impl fmt::Display for Error {
             ),
             Error::DataCertificateMismatch => write!(
                 f,
-                "data connection certificate differs from the control connection's"
+                "the data connection's TLS certificate is missing or differs from the control connection's; transfer refused (RFC 4217 14.1.1)"
             ),
             Error::SizeMismatch { sent, stored } => write!(
                 f,

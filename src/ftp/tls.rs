@@ -11,7 +11,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, NamedGroup, RootCertStore, SignatureScheme};
 use std::collections::VecDeque;
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Which TLS protocol versions we offer.
@@ -64,28 +65,190 @@ pub fn client_config(
     versions: Versions,
     identity: Option<&Identity>,
 ) -> Result<Arc<ClientConfig>> {
+    client_config_trusting(&Trust::roots(cafile), versions, identity)
+}
+
+/// Like [`client_config`], with the server certificate checked as `trust` says.
+pub fn client_config_trusting(
+    trust: &Trust,
+    versions: Versions,
+    identity: Option<&Identity>,
+) -> Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let mut pinned = Vec::new();
-    if let Some(path) = cafile {
-        let certs = load_certs(path)?;
-        for cert in certs {
-            // A leaf certificate may not parse as a trust anchor; it still counts as pinned.
-            let _ = roots.add(cert.clone());
-            pinned.push(cert);
+    let check = match &trust.0 {
+        TrustKind::Roots(cafile) => {
+            let mut roots = RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let mut pinned = Vec::new();
+            if let Some(path) = cafile {
+                let certs = load_certs(path)?;
+                for cert in certs {
+                    // A leaf certificate may not parse as a trust anchor; it still counts as pinned.
+                    let _ = roots.add(cert.clone());
+                    pinned.push(cert);
+                }
+            }
+            let inner =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| Error::Protocol(format!("TLS verifier: {e}")))?;
+            Check::WebPki { inner, pinned }
         }
-    }
-    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| Error::Protocol(format!("TLS verifier: {e}")))?;
+        TrustKind::Pinned(fp) => Check::Fingerprint(*fp),
+        TrustKind::Nothing => Check::Nothing { recorder: None },
+    };
     let verifier = Verifier {
-        inner: Some(inner),
-        pinned,
+        check,
         provider: provider.clone(),
-        recorder: None,
     };
     build(verifier, versions, identity)
+}
+
+/// How the server's certificate is checked.
+///
+/// [`Trust::roots`] (the default) and [`Trust::pinned`] are safe;
+/// turning verification off is only reachable through [`Trust::dangerous`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trust(TrustKind);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TrustKind {
+    Roots(Option<PathBuf>),
+    Pinned(Fingerprint),
+    Nothing,
+}
+
+impl Trust {
+    /// The built-in web PKI roots plus the certificates of `cafile`; the
+    /// certificate must name the server.
+    pub fn roots(cafile: Option<&Path>) -> Trust {
+        Trust(TrustKind::Roots(cafile.map(Path::to_path_buf)))
+    }
+
+    /// Only a server whose end-entity certificate has this SHA-256
+    /// fingerprint: no CA chain, name or date check (self-signed servers).
+    /// The TLS handshake signatures are still checked, so the server must
+    /// hold the certificate's private key.
+    pub fn pinned(fingerprint: Fingerprint) -> Trust {
+        Trust(TrustKind::Pinned(fingerprint))
+    }
+
+    /// Settings that remove protection; see [`DangerousTrust`].
+    pub fn dangerous() -> DangerousTrust {
+        DangerousTrust(())
+    }
+
+    /// True when the server's certificate is not checked at all.
+    pub fn is_dangerous(&self) -> bool {
+        self.0 == TrustKind::Nothing
+    }
+}
+
+/// Trust settings that leave the connection open to anyone on the network
+/// path. Reached only through [`Trust::dangerous`].
+#[derive(Debug)]
+pub struct DangerousTrust(());
+
+impl DangerousTrust {
+    /// Accepts any server certificate: the connection is still encrypted,
+    /// but whoever sits between us and the server can read and change
+    /// everything, the password included.
+    pub fn no_certificate_verification(self) -> Trust {
+        Trust(TrustKind::Nothing)
+    }
+}
+
+/// The SHA-256 fingerprint of a certificate (its DER bytes).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of a DER certificate.
+    pub fn of(der: &[u8]) -> Fingerprint {
+        let digest = ring::digest::digest(&ring::digest::SHA256, der);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        Fingerprint(out)
+    }
+
+    /// Parses `sha256:HEX`: 64 hex digits, either case, optionally
+    /// separated by colons (`AB:CD:...`, as `openssl x509 -fingerprint
+    /// -sha256` prints them).
+    pub fn parse(s: &str) -> std::result::Result<Fingerprint, String> {
+        let bad = || format!("{s:?} is not sha256: followed by 64 hex digits");
+        let hex = s
+            .get(..7)
+            .filter(|p| p.eq_ignore_ascii_case("sha256:"))
+            .map(|_| &s[7..])
+            .ok_or_else(bad)?;
+        let digits: Vec<u8> = hex.bytes().filter(|&b| b != b':').collect();
+        if digits.len() != 64 || !digits.iter().all(u8::is_ascii_hexdigit) {
+            return Err(bad());
+        }
+        let nibble = |b: u8| match b {
+            b'0'..=b'9' => b - b'0',
+            _ => (b | 0x20) - b'a' + 10,
+        };
+        let mut out = [0u8; 32];
+        for (o, pair) in out.iter_mut().zip(digits.chunks(2)) {
+            *o = nibble(pair[0]) << 4 | nibble(pair[1]);
+        }
+        Ok(Fingerprint(out))
+    }
+
+    /// `AB:CD:...`: 32 upper-case hex pairs joined by colons.
+    pub fn hex(&self) -> String {
+        self.0
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}
+
+/// `sha256:AB:CD:...`, the form `-o fingerprint=` accepts.
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.hex())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The server's certificate is not the pinned one (`-o fingerprint=`).
+#[derive(Debug)]
+pub struct FingerprintMismatch {
+    /// The fingerprint of the certificate the server presented.
+    pub presented: Fingerprint,
+    /// The pinned fingerprint.
+    pub expected: Fingerprint,
+}
+
+impl fmt::Display for FingerprintMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the server presented a certificate with fingerprint {}, not the pinned fingerprint={}",
+            self.presented, self.expected
+        )
+    }
+}
+
+impl std::error::Error for FingerprintMismatch {}
+
+/// RFC 4217 14.1.1: a data connection must present the same end-entity
+/// certificate as its control connection (resumed sessions carry the
+/// certificate of the session they resume). A missing certificate on
+/// either side is a mismatch.
+pub fn check_data_certificate(control: Option<&[u8]>, data: Option<&[u8]>) -> Result<()> {
+    match (control, data) {
+        (Some(c), Some(d)) if c == d => Ok(()),
+        _ => Err(Error::DataCertificateMismatch),
+    }
 }
 
 /// A configuration whose verifier records the server's chain in `recorder`
@@ -96,10 +259,10 @@ pub(crate) fn dangerous_recording_config(
     recorder: Arc<ChainRecorder>,
 ) -> Result<Arc<ClientConfig>> {
     let verifier = Verifier {
-        inner: None,
-        pinned: Vec::new(),
+        check: Check::Nothing {
+            recorder: Some(recorder),
+        },
         provider: Arc::new(rustls::crypto::ring::default_provider()),
-        recorder: Some(recorder),
     };
     build(verifier, versions, None)
 }
@@ -189,14 +352,25 @@ impl ChainRecorder {
 }
 
 /// Certificate verification: webpki, or byte-equality with a cafile
-/// certificate; or, for diagnostics only, record the chain and accept it.
+/// certificate; or the pinned fingerprint; or (dangerous, or for
+/// diagnostics) none, recording the chain when asked. Handshake
+/// signatures are checked in every case.
 #[derive(Debug)]
 struct Verifier {
-    /// None only for the diagnostic verifier.
-    inner: Option<Arc<WebPkiServerVerifier>>,
-    pinned: Vec<CertificateDer<'static>>,
+    check: Check,
     provider: Arc<rustls::crypto::CryptoProvider>,
-    recorder: Option<Arc<ChainRecorder>>,
+}
+
+#[derive(Debug)]
+enum Check {
+    WebPki {
+        inner: Arc<WebPkiServerVerifier>,
+        pinned: Vec<CertificateDer<'static>>,
+    },
+    Fingerprint(Fingerprint),
+    Nothing {
+        recorder: Option<Arc<ChainRecorder>>,
+    },
 }
 
 impl ServerCertVerifier for Verifier {
@@ -208,22 +382,35 @@ impl ServerCertVerifier for Verifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let Some(inner) = &self.inner else {
-            let mut chain = vec![end_entity.clone().into_owned()];
-            chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
-            if let Some(r) = &self.recorder {
-                *r.chain.lock().unwrap_or_else(|p| p.into_inner()) = chain;
+        let (inner, pinned) = match &self.check {
+            Check::WebPki { inner, pinned } => (inner, pinned),
+            Check::Fingerprint(expected) => {
+                let presented = Fingerprint::of(end_entity.as_ref());
+                if presented == *expected {
+                    return Ok(ServerCertVerified::assertion());
+                }
+                return Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Other(rustls::OtherError(Arc::new(
+                        FingerprintMismatch {
+                            presented,
+                            expected: *expected,
+                        },
+                    ))),
+                ));
             }
-            return Ok(ServerCertVerified::assertion());
+            Check::Nothing { recorder } => {
+                if let Some(r) = recorder {
+                    let mut chain = vec![end_entity.clone().into_owned()];
+                    chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+                    *r.chain.lock().unwrap_or_else(|p| p.into_inner()) = chain;
+                }
+                return Ok(ServerCertVerified::assertion());
+            }
         };
         match inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Ok(v) => Ok(v),
             Err(e) => {
-                if self
-                    .pinned
-                    .iter()
-                    .any(|p| p.as_ref() == end_entity.as_ref())
-                {
+                if pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
                     let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| {
                         rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
                     })?;
@@ -425,5 +612,80 @@ impl ClientSessionStore for SessionStore {
     ) -> Option<rustls::client::Tls13ClientSessionValue> {
         // The newest ticket: an older one may belong to a session the server forgot.
         self.lock().tls13.pop_back()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SHA-256("abc"), FIPS 180-2 appendix B.1.
+    const ABC: &str = "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD";
+
+    #[test]
+    fn fingerprint_is_sha256_of_the_der_bytes() {
+        assert_eq!(Fingerprint::of(b"abc").hex(), ABC);
+        assert_eq!(Fingerprint::of(b"abc").to_string(), format!("sha256:{ABC}"));
+    }
+
+    #[test]
+    fn fingerprint_parses_with_or_without_colons_in_either_case() {
+        let want = Fingerprint::of(b"abc");
+        let bare = ABC.replace(':', "");
+        for text in [
+            format!("sha256:{ABC}"),
+            format!("SHA256:{}", ABC.to_lowercase()),
+            format!("sha256:{bare}"),
+            format!("sha256:{}", bare.to_lowercase()),
+        ] {
+            assert_eq!(Fingerprint::parse(&text), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn fingerprint_refuses_anything_but_64_hex_digits_after_sha256() {
+        let bare = ABC.replace(':', "");
+        for bad in [
+            bare.clone(),
+            format!("sha1:{bare}"),
+            format!("sha256:{}", &bare[..62]),
+            format!("sha256:{bare}00"),
+            format!("sha256:{}g", &bare[..63]),
+            format!("sha256:+{}", &bare[..63]),
+            "sha256:".into(),
+            "".into(),
+            "sha25".into(),
+            "sha256é".into(),
+        ] {
+            assert!(Fingerprint::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn data_certificate_must_be_present_and_equal_to_the_control_one() {
+        assert!(check_data_certificate(Some(b"cert"), Some(b"cert")).is_ok());
+        for (control, data) in [
+            (Some(&b"cert"[..]), Some(&b"other"[..])),
+            (Some(b"cert"), None),
+            (None, Some(b"cert")),
+            (None, None),
+        ] {
+            assert!(
+                matches!(
+                    check_data_certificate(control, data),
+                    Err(Error::DataCertificateMismatch)
+                ),
+                "{control:?} {data:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_verification_is_reached_only_through_dangerous() {
+        assert!(Trust::dangerous()
+            .no_certificate_verification()
+            .is_dangerous());
+        assert!(!Trust::roots(None).is_dangerous());
+        assert!(!Trust::pinned(Fingerprint::of(b"x")).is_dangerous());
     }
 }

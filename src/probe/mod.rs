@@ -100,6 +100,9 @@ impl ProbeOptions {
         if let Some(c) = &self.cafile {
             v.push(format!("cafile={}", c.display()));
         }
+        if let Some(fp) = &self.mount.fingerprint {
+            v.push(format!("fingerprint={fp}"));
+        }
         match self.versions {
             Versions::Both => {}
             Versions::Only12 => v.push("tls=1.2".into()),
@@ -161,7 +164,14 @@ fn connect_verified(opts: &ProbeOptions, report: &mut Report) -> Option<Control>
             report.control = Some(control_info(&c));
             let chain: Vec<CertificateDer<'_>> =
                 c.peer_certificate().cloned().into_iter().collect();
-            report.certificate = Some(cert::analyze(&chain, &opts.host, &cafile_certs, true, now));
+            let mut analysis = cert::analyze(&chain, &opts.host, &cafile_certs, true, now);
+            if let Some(fp) = &opts.mount.fingerprint {
+                analysis.verification =
+                    format!("yes: matches the pinned fingerprint={fp} (no CA, name or date check)");
+            } else if opts.mount.dangerous_no_verify {
+                analysis.verification = "NOT CHECKED: dangerous_no_verify".into();
+            }
+            report.certificate = Some(analysis);
             Some(c)
         }
         Err(Error::Tls(e)) => {
