@@ -1438,7 +1438,7 @@ fn listing_entries_with_unsafe_names_are_dropped_by_the_remote() {
         password: Password::new(PASSWORD.into()),
     };
     let pool = Pool::new(srv.options(), login, 1, None);
-    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "");
+    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "", false);
     let entries = remote
         .list("/d")
         .unwrap_or_else(|e| panic!("list: {e:?}\n{}", srv.report()));
@@ -1475,7 +1475,7 @@ fn listing_over_the_entry_limit_is_efbig() {
         password: Password::new(PASSWORD.into()),
     };
     let pool = Pool::new(srv.options(), login, 1, None);
-    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "");
+    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "", false);
     let e = remote.list("/big").expect_err("too many entries");
     assert_eq!(e.errno, libc::EFBIG, "{e:?}\n{}", srv.report());
     pool.close_idle();

@@ -233,7 +233,11 @@ impl TlsStream {
     /// the server can log why. Best effort and bounded.
     fn last_gasp(&mut self) {
         for _ in 0..LAST_GASP_STEPS {
-            let status = self.conn.process_tls_records(&mut []);
+            // The same unprocessed bytes as before, never an empty slice:
+            // rustls may still hold positions of a handshake message in them.
+            let status = self
+                .conn
+                .process_tls_records(&mut self.incoming[self.start..self.end]);
             match status.state {
                 Ok(ConnectionState::EncodeTlsData(mut enc)) => {
                     let mut buf = [0u8; 64];
