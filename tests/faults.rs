@@ -12,6 +12,7 @@ use ftpsfs::remote::pool::{Login, Pool};
 use ftpsfs::remote::{Remote, WriteMode};
 use std::io::Write;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "pa55word";
@@ -410,8 +411,8 @@ fn keepalive_sends_noop_on_idle_connections_and_replaces_a_dropped_one() {
         }
     });
     let (_remote, pool) = remote(&srv);
-    pool.keep_alive(std::time::Duration::from_millis(200));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    pool.keep_alive(Duration::from_millis(200));
+    let deadline = Instant::now() + Duration::from_secs(20);
     let noops = || {
         srv.transcript()
             .commands()
@@ -421,8 +422,8 @@ fn keepalive_sends_noop_on_idle_connections_and_replaces_a_dropped_one() {
     };
     // Two NOOPs answered 200, the third 421: the pool must drop that one.
     while noops() < 3 {
-        assert!(std::time::Instant::now() < deadline, "{}", srv.report());
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(Instant::now() < deadline, "{}", srv.report());
+        std::thread::sleep(Duration::from_millis(20));
     }
     let mut conn = pool
         .get()
@@ -444,4 +445,126 @@ fn keepalive_sends_noop_on_idle_connections_and_replaces_a_dropped_one() {
         control_tls[1].ends_with("resumed"),
         "the reconnect did not resume:\n{t}"
     );
+}
+
+/// A remote like [`remote`] whose connections time out after `timeout`.
+fn remote_with_timeout(srv: &FakeServer, timeout: Duration) -> (FtpsRemote, Arc<Pool>) {
+    let mut opts = srv.options();
+    opts.timeout = timeout;
+    let first = Control::open(&opts, USER, PASSWORD)
+        .unwrap_or_else(|e| panic!("login: {e}\n{}", srv.report()));
+    let features = first.features().clone();
+    let login = Login {
+        user: USER.into(),
+        password: Password::new(PASSWORD.into()),
+    };
+    let pool = Pool::new(opts, login, 1, Some(first));
+    (FtpsRemote::new(pool.clone(), &features, "", true), pool)
+}
+
+/// A reply trickled a byte at a time, each in time for the socket timeout:
+/// the reply as a whole must come within the timeout.
+#[test]
+fn a_reply_trickled_byte_by_byte_times_out() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        s.expect("NOOP")?;
+        for b in b"200 NOOP ok, one byte at a time.\r\n" {
+            if s.send_raw(&[*b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(())
+    });
+    let mut opts = srv.options();
+    opts.timeout = Duration::from_secs(1);
+    let mut c = Control::open(&opts, USER, PASSWORD)
+        .unwrap_or_else(|e| panic!("login: {e}\n{}", srv.report()));
+    let started = Instant::now();
+    let e = c.noop().expect_err("a trickled reply must time out");
+    assert!(matches!(e, ftpsfs::ftp::Error::Timeout(_)), "{e:?}");
+    // Far below the 7 s the whole reply takes: the bound caught it.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(c);
+    srv.finish();
+}
+
+/// A download trickled a byte every 100 ms (each read well within the
+/// socket timeout) fails with ETIMEDOUT instead of holding the reader.
+#[test]
+fn a_download_trickled_byte_by_byte_fails() {
+    let srv = FakeServer::start(|s| {
+        s.login(&["REST STREAM"])?;
+        let d = s.passive()?;
+        s.expect("RETR /f")?;
+        s.send("150 Opening BINARY mode data connection.")?;
+        let mut data = d.accept_tls()?;
+        for _ in 0..100 {
+            if data.write_all(b"x").and_then(|_| data.flush()).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        drop(data);
+        loop {
+            match s.recv()?.as_str() {
+                "ABOR" => s.send("426 Transfer aborted.\r\n226 ABOR successful.")?,
+                "NOOP" => s.send("200 NOOP ok.")?,
+                "QUIT" => return s.send("221 Goodbye."),
+                other => return Err(format!("unexpected {other:?}").into()),
+            }
+        }
+    });
+    let (remote, pool) = remote_with_timeout(&srv, Duration::from_secs(1));
+    let mut down = remote
+        .open_read("/f", 0)
+        .unwrap_or_else(|e| panic!("open_read: {e:?}\n{}", srv.report()));
+    let started = Instant::now();
+    let mut buf = vec![0u8; 1 << 20];
+    let e = down.read(&mut buf).expect_err("a trickle must fail");
+    assert_eq!(e.errno, libc::ETIMEDOUT, "{e:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(down);
+    pool.close_idle();
+    srv.finish();
+}
+
+/// A command whose connection is lost while the server restarts: retried
+/// on a new connection at once (refused here: the server is not ready),
+/// then once more after a pause, which succeeds.
+#[test]
+fn a_lost_connection_is_replaced_with_a_pause_before_the_last_try() {
+    let srv = FakeServer::start(|s| {
+        s.login(&["MFMT"])?;
+        s.expect_prefix("MFMT ")?;
+        s.accept_next()?;
+        // Not ready yet: the connection ends before the banner.
+        s.accept_next()?;
+        s.login(&["MFMT"])?;
+        s.expect_prefix("MFMT ")?;
+        s.send("213 Modify=20200101000000; /f")?;
+        s.quit()
+    });
+    let (remote, pool) = remote(&srv);
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(1_577_836_800);
+    remote
+        .set_mtime("/f", t)
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", srv.report()));
+    pool.close_idle();
+    let t = srv.finish();
+    let reconnects = t
+        .notes()
+        .iter()
+        .filter(|n| *n == "a new control connection")
+        .count();
+    assert_eq!(reconnects, 2, "{t}");
 }

@@ -534,6 +534,11 @@ impl Control {
         !self.broken
     }
 
+    /// The timeout of every wait on this connection.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// How long since the last command.
     pub fn idle_for(&self) -> Duration {
         self.last_used.elapsed()
@@ -555,7 +560,7 @@ impl Control {
         })
     }
 
-    fn read_line(&mut self) -> Result<Vec<u8>> {
+    fn read_line(&mut self, deadline: Instant) -> Result<Vec<u8>> {
         loop {
             match take_line(&mut self.inbuf) {
                 Ok(Some(line)) => return Ok(line),
@@ -582,14 +587,21 @@ impl Control {
                 }
             };
             self.inbuf.extend_from_slice(&buf[..n]);
+            if Instant::now() > deadline {
+                // Each read came in time, the reply as a whole did not.
+                self.broken = true;
+                return Err(Error::Timeout("a reply sent too slowly"));
+            }
         }
     }
 
-    /// Reads one complete (possibly multi-line) reply.
+    /// Reads one complete (possibly multi-line) reply, within the timeout
+    /// as a whole (a server may trickle it a byte at a time).
     pub fn read_reply(&mut self) -> Result<Reply> {
         let mut parser = ReplyParser::default();
+        let deadline = Instant::now() + self.timeout;
         loop {
-            let line = self.read_line()?;
+            let line = self.read_line(deadline)?;
             match parser.push(&line) {
                 Ok(Some(reply)) => {
                     debug!("< {} {}", reply.code, reply.text());

@@ -58,8 +58,10 @@ impl FtpsRemote {
 
     /// Runs `f` on a pooled connection. When `idempotent`, a failure that a
     /// fresh connection may cure (connection lost, 421, 425, 426, 522) is
-    /// retried once on a new control connection. When `data`, the
-    /// connection is replaced first if it has no TLS ticket left to resume.
+    /// retried on a new control connection: at once, then once more after
+    /// [`RETRY_PAUSE`] unless the server timed out (a hung server is not
+    /// waited for twice). When `data`, the connection is replaced first if
+    /// it has no TLS ticket left to resume.
     fn run<T>(
         &self,
         op: Op,
@@ -71,16 +73,26 @@ impl FtpsRemote {
         let mut conn = self.pool.get().map_err(connect_err)?;
         let mut attempt = 1;
         loop {
-            if attempt > 1 || (data && !conn.control().can_resume()) {
-                conn.reconnect().map_err(connect_err)?;
+            let r = if attempt > 1 || (data && !conn.control().can_resume()) {
+                conn.reconnect().map_err(|e| (e, true))
+            } else {
+                Ok(())
             }
-            match f(conn.control()) {
+            .and_then(|()| f(conn.control()).map_err(|e| (e, false)));
+            match r {
                 Ok(v) => return Ok((conn, v)),
-                Err(e) if idempotent && attempt == 1 && retryable(&e) => {
+                Err((e, _)) if idempotent && retryable(&e) && attempt < 3 => {
+                    if attempt == 2 {
+                        if matches!(e, ftp::Error::Timeout(_)) {
+                            return Err(Error::from_ftp(op, &e));
+                        }
+                        std::thread::sleep(RETRY_PAUSE);
+                    }
                     debug!("retrying on a new connection after: {e}");
                     attempt += 1;
                 }
-                Err(e) => return Err(Error::from_ftp(op, &e)),
+                Err((e, true)) => return Err(connect_err(e)),
+                Err((e, false)) => return Err(Error::from_ftp(op, &e)),
             }
         }
     }
@@ -100,6 +112,9 @@ impl FtpsRemote {
         self.run(op, true, true, |c| c.begin(cmd, rest))
     }
 }
+
+/// Wait before the last retry of an operation: a server restarting.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// Errors after which a fresh connection may succeed.
 fn retryable(e: &ftp::Error) -> bool {
@@ -218,6 +233,7 @@ impl Remote for FtpsRemote {
             .map_err(|e| Error::from_ftp(Op::Read, &e))?;
         let (mut conn, data) = self.begin(Op::Read, &cmd, Some(offset))?;
         let rest = conn.control().features().has("REST");
+        let pace = Pace::new(conn.control().timeout());
         Ok(Box::new(FtpDownload {
             conn,
             data: Some(data),
@@ -225,6 +241,7 @@ impl Remote for FtpsRemote {
             cmd,
             failures: 0,
             rest,
+            pace,
         }))
     }
 
@@ -339,6 +356,46 @@ struct FtpDownload {
     failures: u32,
     /// The server takes REST, so a transfer can be reopened mid-file.
     rest: bool,
+    pace: Pace,
+}
+
+/// Least a transfer must move in one timeout period of waiting.
+const MIN_PACE: u64 = 1024;
+
+/// Fails a transfer that moves under [`MIN_PACE`] bytes in a timeout period
+/// spent waiting for it: a server trickling bytes, each in time for the
+/// socket timeout, would otherwise hold a reader forever. Time the reader
+/// spends elsewhere does not count.
+struct Pace {
+    period: Duration,
+    waited: Duration,
+    bytes: u64,
+}
+
+impl Pace {
+    fn new(period: Duration) -> Pace {
+        Pace {
+            period,
+            waited: Duration::ZERO,
+            bytes: 0,
+        }
+    }
+
+    /// Counts `bytes` that took `waited`.
+    fn moved(&mut self, bytes: usize, waited: Duration) -> ftp::Result<()> {
+        self.bytes += bytes as u64;
+        self.waited += waited;
+        if self.waited >= self.period {
+            if self.bytes < MIN_PACE {
+                return Err(ftp::Error::Timeout(
+                    "a transfer moving under 1 KiB per timeout period",
+                ));
+            }
+            self.waited = Duration::ZERO;
+            self.bytes = 0;
+        }
+        Ok(())
+    }
 }
 
 /// Failures of a download in a row, without a byte delivered in between,
@@ -398,7 +455,16 @@ impl Download for FtpDownload {
             let Some(data) = self.data.as_mut() else {
                 break;
             };
-            match std::io::Read::read(data, &mut buf[filled..]) {
+            let asked = std::time::Instant::now();
+            let r = std::io::Read::read(data, &mut buf[filled..]);
+            if let Ok(n) = r {
+                if let Err(e) = self.pace.moved(n, asked.elapsed()) {
+                    let data = self.data.take().expect("checked above");
+                    let _ = self.conn.control().abort(data);
+                    return Err(Error::from_ftp(Op::Read, &e));
+                }
+            }
+            match r {
                 Ok(0) => {
                     // The server ended the stream: only its 226 makes it end of file.
                     let data = self.data.take().expect("checked above");
