@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{close_checked, random_bytes};
+use common::{close_checked, random_bytes, write_checked};
 
 use common::mount::{run_bounded, Mount};
 use common::servers::{servers_available, TestServer};
@@ -80,7 +80,7 @@ fn round_trip(server: &TestServer, opts: &[&str]) {
 
     // A large file in and out, identical on the server.
     let big = random_bytes(8 << 20, 11);
-    fs::write(m.join("big.bin"), &big).expect("upload through the mount");
+    write_checked(m.join("big.bin"), &big).expect("upload through the mount");
     assert!(
         fs::read(srv("big.bin")).unwrap() == big,
         "bytes on the server differ"
@@ -99,7 +99,7 @@ fn round_trip(server: &TestServer, opts: &[&str]) {
     // The same file uploaded again and again: every upload must land whole.
     for i in 0..5u64 {
         let body = random_bytes(100_000 + i as usize * 777, 100 + i);
-        fs::write(m.join("again.bin"), &body).unwrap_or_else(|e| panic!("upload {i}: {e}"));
+        write_checked(m.join("again.bin"), &body).unwrap_or_else(|e| panic!("upload {i}: {e}"));
         assert!(
             fs::read(srv("again.bin")).unwrap() == body,
             "upload {i} of again.bin differs on the server"
@@ -111,7 +111,7 @@ fn round_trip(server: &TestServer, opts: &[&str]) {
     assert!(srv("d").is_dir());
     fs::rename(m.join("again.bin"), m.join("d/again.bin")).unwrap();
     assert!(!srv("again.bin").exists() && srv("d/again.bin").is_file());
-    fs::write(m.join("d/log"), b"one\n").unwrap();
+    write_checked(m.join("d/log"), b"one\n").unwrap();
     let mut f = OpenOptions::new()
         .append(true)
         .open(m.join("d/log"))
@@ -157,7 +157,7 @@ fn round_trip(server: &TestServer, opts: &[&str]) {
     assert_eq!(back, "ONE\nmore\n");
     close_checked(f).unwrap();
     assert_eq!(fs::read(srv("d/log")).unwrap(), b"ONE\nmore\n");
-    fs::write(m.join("d/new"), b"replacement").unwrap();
+    write_checked(m.join("d/new"), b"replacement").unwrap();
     fs::rename(m.join("d/new"), m.join("d/log")).unwrap();
     assert_eq!(fs::read(srv("d/log")).unwrap(), b"replacement");
 
@@ -168,7 +168,7 @@ fn round_trip(server: &TestServer, opts: &[&str]) {
         0o600
     );
     // Replacing it keeps that mode and leaves no temporary file behind.
-    fs::write(m.join("d/log"), b"rewritten").unwrap();
+    write_checked(m.join("d/log"), b"rewritten").unwrap();
     assert_eq!(fs::read(srv("d/log")).unwrap(), b"rewritten");
     assert_eq!(
         fs::metadata(srv("d/log")).unwrap().permissions().mode() & 0o777,

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{close_checked, random_bytes};
+use common::{close_checked, random_bytes, write_checked};
 
 use common::fake::FakeServer;
 use common::mount::{is_mounted, run_bounded, Mount};
@@ -259,7 +259,7 @@ fn unmount_ends_the_daemon() {
         1,
         "one daemon serves the mount"
     );
-    fs::write(m.join("x"), b"1").unwrap();
+    write_checked(m.join("x"), b"1").unwrap();
     drop(m);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !processes_mentioning(&path).is_empty() {

@@ -507,9 +507,9 @@ impl SessionStore {
     }
 }
 
-/// The store a control connection's handshake uses: resumption comes from
-/// the session itself or else from the mount's earlier sessions (see
-/// [`SessionStore::hand_over`]).
+/// The store a control connection's handshake uses: a TLS 1.3 resumption
+/// comes from the session itself or else from the mount's earlier
+/// sessions (see [`SessionStore::hand_over`]).
 #[derive(Debug)]
 struct ControlStore {
     own: Arc<SessionStore>,
@@ -526,27 +526,26 @@ impl ClientSessionStore for ControlStore {
         self.own.kx_hint(name).or_else(|| self.shared.kx_hint(name))
     }
 
+    // TLS 1.2 sessions stay with their FTP session: proftpd refuses data
+    // connections (425) of a control connection that resumed another
+    // session's TLS 1.2 session.
     fn set_tls12_session(
         &self,
         name: ServerName<'static>,
         value: rustls::client::Tls12ClientSessionValue,
     ) {
-        self.own.set_tls12_session(name.clone(), value.clone());
-        self.shared.set_tls12_session(name, value);
+        self.own.set_tls12_session(name, value);
     }
 
     fn tls12_session(
         &self,
         name: &ServerName<'_>,
     ) -> Option<rustls::client::Tls12ClientSessionValue> {
-        self.own
-            .tls12_session(name)
-            .or_else(|| self.shared.tls12_session(name))
+        self.own.tls12_session(name)
     }
 
     fn remove_tls12_session(&self, name: &ServerName<'static>) {
         self.own.remove_tls12_session(name);
-        self.shared.remove_tls12_session(name);
     }
 
     fn insert_tls13_ticket(

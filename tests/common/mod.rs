@@ -32,3 +32,12 @@ pub fn close_checked(f: std::fs::File) -> std::io::Result<()> {
         Err(std::io::Error::last_os_error())
     }
 }
+
+/// `fs::write` that also reports the error of `close` (which `File`'s drop
+/// ignores): through the mount, a failed upload shows only there.
+pub fn write_checked(path: impl AsRef<std::path::Path>, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(data)?;
+    close_checked(f)
+}
