@@ -94,6 +94,9 @@ pub struct MountConfig {
     pub atomic_upload: bool,
     /// `keepalive=SECS`: NOOP on connections idle that long (0: off).
     pub keepalive: Duration,
+    /// `log_file=PATH`: the log goes there (appended) instead of to syslog
+    /// (in the background) or stderr (with `-f`).
+    pub log_file: Option<PathBuf>,
 }
 
 impl MountConfig {
@@ -131,6 +134,7 @@ impl MountConfig {
             walk_ahead: None,
             atomic_upload: true,
             keepalive: Duration::ZERO,
+            log_file: None,
         }
     }
 
@@ -145,6 +149,27 @@ impl MountConfig {
             (None, true) => Ok(tls::Trust::dangerous().no_certificate_verification()),
             (None, false) => Ok(tls::Trust::roots(self.cafile.as_deref())),
         }
+    }
+
+    /// The mount's URL, as in fstab: `ftp://user@host:port/path` (never
+    /// a password); the default source shown in the mount table, so that
+    /// `mount -a` sees an fstab line as mounted.
+    pub fn url(&self) -> String {
+        let scheme = match self.tls_mode {
+            TlsMode::Explicit => "ftp",
+            TlsMode::Implicit => "ftps",
+        };
+        let user = self
+            .user
+            .as_ref()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default();
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{user}{host}:{}{}", self.port, self.root)
     }
 
     /// The protocol client's settings for this mount: TLS configuration
@@ -193,5 +218,20 @@ impl MountConfig {
             protect_before_login: self.protect_before_login,
         };
         Ok(opts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_names_user_host_port_and_path_never_a_password() {
+        let mut c = MountConfig::new("h.example".into(), 2121, TlsMode::Explicit, "/m".into());
+        c.user = Some("alice".into());
+        c.root = "/backup".into();
+        assert_eq!(c.url(), "ftp://alice@h.example:2121/backup");
+        let c = MountConfig::new("::1".into(), 990, TlsMode::Implicit, "/m".into());
+        assert_eq!(c.url(), "ftps://[::1]:990/");
     }
 }

@@ -3,12 +3,13 @@
 //! Floors, top to bottom: `cli` (arguments) and `config`, `fs` (FUSE),
 //! `cache` (listings), `remote` (the narrow trait the filesystem uses, with
 //! the FTPS and in-memory implementations), `ftp` (the protocol client);
-//! beside them `probe`, the `ftpsfs probe` diagnostic, and `secret`
-//! (wiping passwords from memory).
+//! beside them `probe`, the `ftpsfs probe` diagnostic, `secret` (wiping
+//! passwords from memory) and `daemon` (background, log, signals).
 
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod fs;
 pub mod ftp;
 pub mod probe;

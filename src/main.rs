@@ -4,14 +4,14 @@
 use ftpsfs::cache::DirCache;
 use ftpsfs::cli::{self, password::resolve_credentials};
 use ftpsfs::config::MountConfig;
+use ftpsfs::daemon;
 use ftpsfs::fs::attr::Owner;
 use ftpsfs::fs::{Core, FsOptions, FtpsFs};
 use ftpsfs::ftp::Control;
 use ftpsfs::probe::{render, ProbeOptions};
 use ftpsfs::remote::ftps::FtpsRemote;
 use ftpsfs::remote::pool::{Login, Pool};
-use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::process::exit;
 use std::sync::Arc;
 
@@ -59,12 +59,32 @@ fn main() {
         fail(format!("remote directory {}: {e}", cfg.root));
     }
 
+    let log = cfg
+        .log_file
+        .as_deref()
+        .map(daemon::open_log_file)
+        .transpose()
+        .unwrap_or_else(|e| fail(e));
     // Fork only now, so a bad password or host fails the mount command itself.
-    let report = if cfg.foreground {
-        None
-    } else {
-        Some(daemonize())
+    let (report, log_pipe) = match (cfg.foreground, log) {
+        (true, log) => {
+            if let Some(f) = log {
+                // SAFETY: dup2 of an open file onto stderr.
+                unsafe { libc::dup2(f.as_raw_fd(), 2) };
+            }
+            (None, None)
+        }
+        (false, log) => {
+            let d = daemon::daemonize(log).unwrap_or_else(|e| fail(e));
+            (Some(d.report), d.log_pipe)
+        }
     };
+    // Before any thread starts, so that only the signal thread gets them.
+    daemon::block_stop_signals();
+    if let Some(pipe) = log_pipe {
+        std::thread::spawn(move || daemon::pump_to_syslog(pipe));
+    }
+    daemon::stop_on_signal(cfg.mountpoint.clone());
     let features = first.features().clone();
     let pool = Pool::new(opts, Login { user, password }, cfg.connections, Some(first));
     if !cfg.keepalive.is_zero() {
@@ -78,13 +98,13 @@ fn main() {
         Err(e) => {
             let msg = format!("cannot mount on {}: {e}", cfg.mountpoint.display());
             if let Some(r) = report {
-                send_report(r, &msg);
+                daemon::send_report(r, &msg);
             }
             fail(msg)
         }
     };
     if let Some(r) = report {
-        send_report(r, "ok");
+        daemon::send_report(r, "ok");
     }
     let r = session.run();
     pool.close_idle();
@@ -181,10 +201,7 @@ fn build_fs(cfg: &MountConfig, remote: Arc<FtpsRemote>) -> FtpsFs {
 fn mount_config(cfg: &MountConfig) -> fuser::Config {
     use fuser::MountOption as M;
     let mut config = fuser::Config::default();
-    let fsname = cfg
-        .fsname
-        .clone()
-        .unwrap_or_else(|| format!("ftpsfs#{}:{}{}", cfg.host, cfg.port, cfg.root));
+    let fsname = cfg.fsname.clone().unwrap_or_else(|| cfg.url());
     config.mount_options = vec![
         M::FSName(fsname),
         M::Subtype("ftpsfs".into()),
@@ -200,54 +217,4 @@ fn mount_config(cfg: &MountConfig) -> fuser::Config {
         config.acl = fuser::SessionACL::All;
     }
     config
-}
-
-/// Forks; the parent waits for the child's report and exits with it. The
-/// child continues in a new session with stdio on /dev/null and returns
-/// the pipe on which to report.
-fn daemonize() -> OwnedFd {
-    let mut fds = [0i32; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        fail(format!("pipe: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: the pipe fds are fresh and owned here.
-    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: no other thread exists yet, so fork is safe.
-    match unsafe { libc::fork() } {
-        -1 => fail(format!("fork: {}", std::io::Error::last_os_error())),
-        0 => {
-            drop(rd);
-            // SAFETY: plain syscalls on our own process.
-            unsafe {
-                libc::setsid();
-                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                if null >= 0 {
-                    libc::dup2(null, 0);
-                    libc::dup2(null, 1);
-                    libc::dup2(null, 2);
-                    if null > 2 {
-                        libc::close(null);
-                    }
-                }
-                libc::chdir(c"/".as_ptr());
-            }
-            wr
-        }
-        _ => {
-            drop(wr);
-            let mut msg = String::new();
-            let _ = std::fs::File::from(rd).read_to_string(&mut msg);
-            match msg.trim() {
-                "ok" => exit(0),
-                "" => fail("mount process ended without reporting"),
-                m => fail(m),
-            }
-        }
-    }
-}
-
-fn send_report(fd: OwnedFd, msg: &str) {
-    let mut f = std::fs::File::from(fd);
-    let _ = f.write_all(msg.as_bytes());
 }

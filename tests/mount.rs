@@ -161,18 +161,22 @@ fn a_full_disk_fails_the_upload_and_keeps_the_old_file() {
     fs::write(disk.0.join("keep.txt"), b"the old contents").unwrap();
     let m = Mount::new(&server, &[]);
     let big = random_bytes(3 << 20, 7);
-    let r = OpenOptions::new()
+    let mut f = OpenOptions::new()
         .write(true)
         .truncate(true)
         .open(m.join("small/keep.txt"))
-        .and_then(|mut f| {
-            f.write_all(&big)?;
-            close_checked(f)
-        });
-    let err = r.expect_err("an upload onto a full disk must fail");
+        .unwrap();
+    // The error shows at the write, or else at fsync; close reports it too.
+    let synced = f.write_all(&big).and_then(|()| f.sync_all());
+    let err = synced.expect_err("an upload onto a full disk must fail");
     assert!(
         matches!(err.raw_os_error(), Some(libc::ENOSPC | libc::EIO)),
         "{err}"
+    );
+    let closed = close_checked(f).expect_err("close must report it as well");
+    assert!(
+        matches!(closed.raw_os_error(), Some(libc::ENOSPC | libc::EIO)),
+        "{closed}"
     );
     assert_eq!(
         fs::read(disk.0.join("keep.txt")).unwrap(),

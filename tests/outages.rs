@@ -24,6 +24,7 @@ impl Drop for Stopped<'_> {
 fn finishes_within(cmd: &mut Command, limit: Duration) -> std::process::Output {
     let started = Instant::now();
     let out = run_bounded(cmd, limit + Duration::from_secs(1));
+    eprintln!("{cmd:?}: {} after {:?}", out.status, started.elapsed());
     assert!(
         started.elapsed() < limit,
         "{cmd:?} hung: still running after {limit:?}"
@@ -44,6 +45,7 @@ fn a_hung_server_fails_operations_and_unmounting_still_works() {
     fs::write(server.root.join("f"), random_bytes(1 << 20, 3)).unwrap();
     // No listing cache and no work ahead: every step below needs the server.
     let m = Mount::new(&server, &["timeout=2", "dir_cache_ttl=0", "walk_ahead=0"]);
+    let lazy = Mount::new(&server, &["timeout=2"]);
     assert_eq!(fs::read_dir(&m.path).unwrap().count(), 2);
 
     server.signal("STOP");
@@ -62,6 +64,9 @@ fn a_hung_server_fails_operations_and_unmounting_still_works() {
     let um = finishes_within(Command::new("fusermount3").arg("-u").arg(&m.path), limit);
     assert!(um.status.success(), "fusermount3 -u: {um:?}");
     assert!(!is_mounted(&m.path));
+    let um = finishes_within(Command::new("umount").arg("-l").arg(&lazy.path), limit);
+    assert!(um.status.success(), "umount -l: {um:?}");
+    assert!(!is_mounted(&lazy.path));
 }
 
 /// The server restarts (every session cut) in the middle of a 64 MiB copy

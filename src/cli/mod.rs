@@ -66,6 +66,17 @@ struct Args {
     /// Debug logging (implies -f)
     #[arg(short = 'd', long = "debug")]
     debug: bool,
+    // What mount(8) may pass to a helper installed as mount.fuse.ftpsfs:
+    // -n (no mtab), -s (sloppy), -v (verbose), accepted and ignored, and
+    // -t with the type.
+    #[arg(short = 'n', hide = true)]
+    no_mtab: bool,
+    #[arg(short = 's', hide = true)]
+    sloppy: bool,
+    #[arg(short = 'v', hide = true)]
+    verbose: bool,
+    #[arg(short = 't', hide = true, value_name = "TYPE")]
+    fstype: Option<String>,
 }
 
 /// Parses argv (with argv[0]) into a mount configuration.
@@ -82,14 +93,23 @@ where
         }
     })?;
     let u = url::parse_url(&args.url)?;
+    if let Some(t) = args.fstype.as_deref() {
+        if !matches!(t, "fuse.ftpsfs" | "ftpsfs" | "fuse") {
+            return Err(CliError::usage(format!(
+                "filesystem type {t:?} is not fuse.ftpsfs"
+            )));
+        }
+    }
     let mut cfg = MountConfig::new(u.host, u.port, u.tls_mode, args.mountpoint);
     cfg.user = u.user;
     cfg.root = u.path;
     for o in &args.options {
         options::apply_options(&mut cfg, o)?;
     }
+    // -d stays in the foreground; -o debug only raises the log level (an
+    // fstab line with it must still let mount(8) return).
     cfg.debug |= args.debug;
-    cfg.foreground |= args.foreground || cfg.debug;
+    cfg.foreground |= args.foreground || args.debug;
     Ok(cfg)
 }
 
@@ -107,9 +127,32 @@ mod tests {
     }
 
     #[test]
+    fn the_mount_helper_grammar_of_mount_8_is_accepted() {
+        let c = parse_args([
+            "mount.fuse.ftpsfs",
+            "ftp://u@h/x",
+            "/mnt",
+            "-n",
+            "-s",
+            "-v",
+            "-o",
+            "rw,_netdev",
+            "-t",
+            "fuse.ftpsfs",
+        ])
+        .unwrap();
+        assert_eq!(c.root, "/x");
+        let e = parse_args(["ftpsfs", "ftp://h", "/m", "-t", "nfs"]).unwrap_err();
+        assert_eq!(e.exit_code, 2);
+        assert!(e.message.contains("nfs"), "{}", e.message);
+    }
+
+    #[test]
     fn debug_implies_foreground_and_help_exits_zero() {
         let c = parse_args(["ftpsfs", "-d", "ftp://h", "/m"]).unwrap();
         assert!(c.debug && c.foreground);
+        let c = parse_args(["ftpsfs", "ftp://h", "/m", "-o", "debug"]).unwrap();
+        assert!(c.debug && !c.foreground);
         assert_eq!(parse_args(["ftpsfs", "--help"]).unwrap_err().exit_code, 0);
         assert_eq!(parse_args(["ftpsfs", "ftp://h"]).unwrap_err().exit_code, 2);
     }

@@ -101,6 +101,7 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
             }
             "protect_before_login" => cfg.protect_before_login = true,
             "walk_ahead" => cfg.walk_ahead = Some(number(key, need()?, 0usize, 64)?),
+            "log_file" => cfg.log_file = Some(PathBuf::from(need()?)),
             "keepalive" => cfg.keepalive = Duration::from_secs(number(key, need()?, 0u64, 86_400)?),
             "atomic_upload" => {
                 cfg.atomic_upload = match value.unwrap_or("on") {

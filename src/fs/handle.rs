@@ -258,7 +258,12 @@ impl Handle {
         match std::mem::replace(&mut self.state, State::Idle) {
             State::Writing { upload, start } => {
                 let end = start + upload.written();
-                upload.finish()?;
+                if let Err(e) = upload.finish() {
+                    // The streamed bytes are gone: fsync and then close
+                    // both report the failure.
+                    self.pending_error = Some(e.clone());
+                    return Err(e);
+                }
                 self.size = end;
                 Ok(())
             }

@@ -101,6 +101,19 @@ impl Mount {
         }
     }
 
+    /// The pid of the daemon serving this mount, found in /proc by its
+    /// command line (the binary and this mount point).
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let want = self.path.as_os_str().as_encoded_bytes();
+        std::fs::read_dir("/proc").ok()?.find_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let pid: u32 = name.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            (args.first()?.ends_with(b"ftpsfs") && args.contains(&want)).then_some(pid)
+        })
+    }
+
     /// A path inside the mount.
     pub fn join(&self, rel: &str) -> PathBuf {
         self.path.join(rel)
