@@ -59,7 +59,7 @@ impl FtpsRemote {
     /// Runs `f` on a pooled connection. When `idempotent`, a failure that a
     /// fresh connection may cure (connection lost, 421, 425, 426, 522) is
     /// retried on a new control connection: at once, then once more after
-    /// [`RETRY_PAUSE`] unless the server timed out (a hung server is not
+    /// [`RETRY_PAUSE`]. A timeout is never retried (a hung server is not
     /// waited for twice). When `data`, the connection is replaced first if
     /// it has no TLS ticket left to resume.
     fn run<T>(
@@ -81,11 +81,15 @@ impl FtpsRemote {
             .and_then(|()| f(conn.control()).map_err(|e| (e, false)));
             match r {
                 Ok(v) => return Ok((conn, v)),
-                Err((e, _)) if idempotent && retryable(&e) && attempt < 3 => {
+                // A timeout is a hung server, not a lost connection: waiting
+                // for it again would only double the wait.
+                Err((e, _))
+                    if idempotent
+                        && retryable(&e)
+                        && attempt < 3
+                        && !matches!(e, ftp::Error::Timeout(_)) =>
+                {
                     if attempt == 2 {
-                        if matches!(e, ftp::Error::Timeout(_)) {
-                            return Err(Error::from_ftp(op, &e));
-                        }
                         std::thread::sleep(RETRY_PAUSE);
                     }
                     debug!("retrying on a new connection after: {e}");
