@@ -20,8 +20,6 @@ use std::sync::Arc;
 const INCOMING: usize = 256 * 1024;
 /// Most plaintext encrypted per `write` call (one socket write each).
 const WRITE_CHUNK: usize = 128 * 1024;
-/// Bound on the alert records sent after a TLS error.
-const LAST_GASP_STEPS: usize = 4;
 
 /// A TLS client connection over a blocking `TcpStream`.
 pub(crate) struct TlsStream {
@@ -232,21 +230,18 @@ impl TlsStream {
     /// After a TLS error: sends the alert rustls queued for it, if any, so
     /// the server can log why. Best effort and bounded.
     fn last_gasp(&mut self) {
-        for _ in 0..LAST_GASP_STEPS {
-            // The same unprocessed bytes as before, never an empty slice:
-            // rustls may still hold positions of a handshake message in them.
-            let status = self
-                .conn
-                .process_tls_records(&mut self.incoming[self.start..self.end]);
-            match status.state {
-                Ok(ConnectionState::EncodeTlsData(mut enc)) => {
-                    let mut buf = [0u8; 64];
-                    if let Ok(n) = enc.encode(&mut buf) {
-                        let _ = self.sock.write_all(&buf[..n]);
-                    }
-                }
-                Ok(ConnectionState::TransmitTlsData(t)) => t.done(),
-                _ => return,
+        // One call only: a queued alert comes out before rustls looks at
+        // the input again, and looking again would fail once more (and
+        // queue a second fatal alert). The same unprocessed bytes as
+        // before, never an empty slice: rustls may still hold positions
+        // of a handshake message in them.
+        let status = self
+            .conn
+            .process_tls_records(&mut self.incoming[self.start..self.end]);
+        if let Ok(ConnectionState::EncodeTlsData(mut enc)) = status.state {
+            let mut buf = [0u8; 64];
+            if let Ok(n) = enc.encode(&mut buf) {
+                let _ = self.sock.write_all(&buf[..n]);
             }
         }
     }
