@@ -53,12 +53,8 @@ struct Args {
     url: String,
     /// Directory to mount on
     mountpoint: PathBuf,
-    /// Mount options, comma-separated (repeatable): cafile=,
-    /// fingerprint=sha256:HEX, password_file=, connections=, timeout=,
-    /// dir_cache_ttl=, tls=1.2|1.3, active, cert=, key=, before_auth=CMD,
-    /// protect_before_login, ro, allow_other, uid=, gid=, umask=, fsname=,
-    /// debug; data_protection=clear and dangerous_no_verify are INSECURE
-    #[arg(short = 'o', value_name = "OPTIONS")]
+    /// Mount options, comma-separated (repeatable); --help lists them
+    #[arg(short = 'o', value_name = "OPTIONS", long_help = options::long_help())]
     options: Vec<String>,
     /// Stay in the foreground
     #[arg(short = 'f')]

@@ -13,8 +13,10 @@ use std::ffi::OsString;
 struct ProbeArgs {
     /// ftp://[user@]host[:port][/path] (explicit TLS) or ftps://... (implicit TLS)
     url: String,
-    /// Mount options, comma-separated (repeatable); those that matter here:
-    /// cafile=, fingerprint=, password_file=, tls=1.2|1.3, timeout=. Others are accepted and ignored.
+    /// Mount options, comma-separated (repeatable), as ftpsfs --help lists
+    /// them; those of the connection (password_file=, cafile=, fingerprint=,
+    /// cert=, key=, tls=, timeout=, before_auth=, ...) take effect, the others
+    /// are accepted and ignored.
     #[arg(short = 'o', value_name = "OPTIONS")]
     options: Vec<String>,
     /// Print one JSON object instead of text
