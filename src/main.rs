@@ -28,6 +28,9 @@ fn main() {
     if argv.get(1).is_some_and(|a| a == "probe") {
         exit(probe_main(&argv[2..]));
     }
+    if argv.get(1).is_some_and(|a| a == "--completions") {
+        exit(completions_main(&argv[2..]));
+    }
     let cfg = match cli::parse_args(argv) {
         Ok(c) => c,
         Err(e) if e.exit_code == 0 => {
@@ -159,6 +162,26 @@ fn probe_main(args: &[std::ffi::OsString]) -> i32 {
         0
     } else {
         1
+    }
+}
+
+/// `ftpsfs --completions SHELL` (hidden, for packagers): prints a shell
+/// completion script; returns the exit code (0, or 2 for a usage error).
+fn completions_main(args: &[std::ffi::OsString]) -> i32 {
+    let shell = match args {
+        [shell] => shell.to_string_lossy(),
+        _ => {
+            eprintln!("ftpsfs: usage: ftpsfs --completions bash|zsh|fish");
+            return 2;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match cli::completions::write(&shell, &mut out) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ftpsfs: {e}");
+            e.exit_code
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Command line: `ftpsfs [-f] [-d] [-o opts] URL MOUNTPOINT`, also in the
 //! order `mount.fuse3` uses (`URL MOUNTPOINT -o opts`); `ftpsfs probe ...`
-//! is parsed by [`probe_args`].
+//! is parsed by [`probe_args`]; `ftpsfs --completions SHELL` (hidden, for
+//! packagers) prints a shell completion script made by [`completions`].
 
+pub mod completions;
 pub mod options;
 pub mod password;
 pub mod probe_args;
@@ -50,15 +52,13 @@ impl std::error::Error for CliError {}
 )]
 struct Args {
     /// ftp://[user@]host[:port][/path] (explicit TLS) or ftps://... (implicit TLS)
+    #[arg(value_hint = clap::ValueHint::Url)]
     url: String,
     /// Directory to mount on
+    #[arg(value_hint = clap::ValueHint::DirPath)]
     mountpoint: PathBuf,
-    /// Mount options, comma-separated (repeatable): cafile=,
-    /// fingerprint=sha256:HEX, password_file=, connections=, timeout=,
-    /// dir_cache_ttl=, tls=1.2|1.3, active, cert=, key=, before_auth=CMD,
-    /// protect_before_login, ro, allow_other, uid=, gid=, umask=, fsname=,
-    /// debug; data_protection=clear and dangerous_no_verify are INSECURE
-    #[arg(short = 'o', value_name = "OPTIONS")]
+    /// Mount options, comma-separated (repeatable); --help lists them
+    #[arg(short = 'o', value_name = "OPTIONS", long_help = options::long_help())]
     options: Vec<String>,
     /// Stay in the foreground
     #[arg(short = 'f')]

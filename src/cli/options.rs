@@ -6,11 +6,185 @@ use crate::ftp::tls::Fingerprint;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Generic mount options passed by mount(8) / mount.fuse3 that need no action here.
-const GENERIC: &[&str] = &[
+/// One `-o` option of ftpsfs, as `--help` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionDoc {
+    /// The key, e.g. `timeout`.
+    pub key: &'static str,
+    /// How its value is written (`SECS`, `PATH`, `on|off`), or `""` for
+    /// an option without a value.
+    pub value: &'static str,
+    /// What it does, with its default, in one line.
+    pub help: &'static str,
+}
+
+impl OptionDoc {
+    /// `key=VALUE`, or `key` for an option without a value.
+    pub fn usage(&self) -> String {
+        if self.value.is_empty() {
+            self.key.to_string()
+        } else {
+            format!("{}={}", self.key, self.value)
+        }
+    }
+}
+
+/// Every option [`apply_options`] accepts beside the generic mount options
+/// ([`GENERIC`]), in the order `--help` and ftpsfs(1) list them. A test
+/// checks this list against the keys `apply_options` matches on, and
+/// tests/docs.rs checks that `--help` and man/ftpsfs.1 name each one.
+pub const OPTIONS: &[OptionDoc] = &[
+    OptionDoc {
+        key: "password_file",
+        value: "PATH",
+        help: "password on the first line; refused unless mode 0600 or stricter",
+    },
+    OptionDoc {
+        key: "cafile",
+        value: "PATH",
+        help: "extra trusted certificates (PEM), e.g. a self-signed server's",
+    },
+    OptionDoc {
+        key: "fingerprint",
+        value: "sha256:HEX",
+        help: "pin the server certificate's SHA-256 (replaces CA, name and date checks)",
+    },
+    OptionDoc {
+        key: "cert",
+        value: "PATH",
+        help: "client certificate (PEM) for servers that log in by certificate",
+    },
+    OptionDoc {
+        key: "key",
+        value: "PATH",
+        help: "private key (PEM) of cert= (default: the cert= file)",
+    },
+    OptionDoc {
+        key: "tls",
+        value: "1.2|1.3",
+        help: "offer only this TLS version (default: both)",
+    },
+    OptionDoc {
+        key: "connections",
+        value: "N",
+        help: "control connections in the pool, 1-64 (default 4)",
+    },
+    OptionDoc {
+        key: "timeout",
+        value: "SECS",
+        help: "connect, read and write timeout of every socket, 1-3600 (default 30)",
+    },
+    OptionDoc {
+        key: "keepalive",
+        value: "SECS",
+        help: "send NOOP on pooled connections idle that long, 0-86400 (default 0: off)",
+    },
+    OptionDoc {
+        key: "dir_cache_ttl",
+        value: "SECS",
+        help: "how long a directory listing is reused, 0-86400 (default 60)",
+    },
+    OptionDoc {
+        key: "walk_ahead",
+        value: "N",
+        help: "threads working ahead of tree walks, 0-64 (default connections-1; 0: off)",
+    },
+    OptionDoc {
+        key: "atomic_upload",
+        value: "on|off",
+        help: "replace a file by uploading to a temporary name, then renaming (default on)",
+    },
+    OptionDoc {
+        key: "active",
+        value: "",
+        help: "active mode: the server connects to us for data (PORT/EPRT)",
+    },
+    OptionDoc {
+        key: "passive",
+        value: "",
+        help: "passive mode: we connect to the server for data (EPSV/PASV; the default)",
+    },
+    OptionDoc {
+        key: "before_auth",
+        value: "CMD",
+        help: "a command sent in plaintext before AUTH TLS, e.g. \"HOST name\" (repeatable)",
+    },
+    OptionDoc {
+        key: "protect_before_login",
+        value: "",
+        help: "send PBSZ 0 and PROT before USER/PASS instead of after",
+    },
+    OptionDoc {
+        key: "ro",
+        value: "",
+        help: "read-only mount",
+    },
+    OptionDoc {
+        key: "allow_other",
+        value: "",
+        help: "let other users use the mount (default: only the mounting user)",
+    },
+    OptionDoc {
+        key: "uid",
+        value: "N",
+        help: "owner of every file (default: the mounting user)",
+    },
+    OptionDoc {
+        key: "gid",
+        value: "N",
+        help: "group of every file (default: the mounting user's group)",
+    },
+    OptionDoc {
+        key: "umask",
+        value: "OCTAL",
+        help: "permission bits removed from every file's mode (default 0)",
+    },
+    OptionDoc {
+        key: "fsname",
+        value: "NAME",
+        help: "source shown in /proc/mounts (default: the URL, ftp://USER@HOST:PORT/PATH)",
+    },
+    OptionDoc {
+        key: "debug",
+        value: "",
+        help: "debug logging; unlike -d it stays in the background (for fstab)",
+    },
+    OptionDoc {
+        key: "log_file",
+        value: "PATH",
+        help: "log to this file (appended, 0600) instead of syslog, or of stderr with -f",
+    },
+    OptionDoc {
+        key: "data_protection",
+        value: "private|clear",
+        help: "INSECURE if clear: file data and listings unencrypted (default private)",
+    },
+    OptionDoc {
+        key: "dangerous_no_verify",
+        value: "",
+        help: "INSECURE: accept any server certificate; prefer fingerprint=",
+    },
+];
+
+/// Generic mount options passed by mount(8) / mount.fuse3 that need no
+/// action here; `x-systemd.*`, `x-gvfs-*` and `comment=` are accepted too.
+pub const GENERIC: &[&str] = &[
     "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime", "relatime",
     "_netdev", "nofail", "auto", "noauto", "user", "users", "defaults", "async", "sync",
 ];
+
+/// The `-o` part of `ftpsfs --help`: each of [`OPTIONS`] on a line of its
+/// own, then the generic options that are accepted and ignored.
+pub fn long_help() -> String {
+    let mut s = String::from("Mount options, comma-separated; -o may be repeated:\n");
+    for d in OPTIONS {
+        s.push_str(&format!("  {:<23} {}\n", d.usage(), d.help));
+    }
+    s.push_str("Also accepted and ignored (generic mount options): ");
+    s.push_str(&GENERIC.join(", "));
+    s.push_str(", x-systemd.*, x-gvfs-*, comment=\nSee ftpsfs(1) for details.");
+    s
+}
 
 fn number<T: std::str::FromStr + PartialOrd + Copy>(
     key: &str,
@@ -196,6 +370,40 @@ mod tests {
         assert!(!p.trust().unwrap().is_dangerous());
         apply_options(&mut p, "dangerous_no_verify").unwrap();
         assert!(p.trust().unwrap_err().contains("exclude"));
+    }
+
+    /// A value of the kind `doc.value` names, as a user would write it.
+    fn sample(doc: &OptionDoc) -> String {
+        let v = match doc.value {
+            "" => return doc.key.to_string(),
+            "PATH" => "/some/file".to_string(),
+            "sha256:HEX" => format!("sha256:{}", "ab".repeat(32)),
+            "1.2|1.3" => "1.3".into(),
+            "N" | "SECS" => "2".into(),
+            "on|off" => "off".into(),
+            "CMD" => "SITE CHMOD".into(),
+            "OCTAL" => "027".into(),
+            "NAME" => "backup".into(),
+            "private|clear" => "clear".into(),
+            other => panic!("no sample for value kind {other:?} of {}", doc.key),
+        };
+        format!("{}={v}", doc.key)
+    }
+
+    #[test]
+    fn every_documented_option_is_accepted() {
+        for doc in OPTIONS {
+            let mut c = cfg();
+            let opt = sample(doc);
+            apply_options(&mut c, &opt).unwrap_or_else(|e| panic!("{opt}: {e}"));
+            assert_eq!(doc.usage().split('=').next(), Some(doc.key));
+        }
+        let keys: Vec<&str> = OPTIONS.iter().map(|d| d.key).collect();
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "an option is listed twice");
+        assert!(GENERIC.iter().all(|g| !keys.contains(g)));
     }
 
     #[test]

@@ -12,9 +12,12 @@ use std::ffi::OsString;
 #[command(name = "ftpsfs probe", version, about)]
 struct ProbeArgs {
     /// ftp://[user@]host[:port][/path] (explicit TLS) or ftps://... (implicit TLS)
+    #[arg(value_hint = clap::ValueHint::Url)]
     url: String,
-    /// Mount options, comma-separated (repeatable); those that matter here:
-    /// cafile=, fingerprint=, password_file=, tls=1.2|1.3, timeout=. Others are accepted and ignored.
+    /// Mount options, comma-separated (repeatable), as ftpsfs --help lists
+    /// them; those of the connection (password_file=, cafile=, fingerprint=,
+    /// cert=, key=, tls=, timeout=, before_auth=, ...) take effect, the others
+    /// are accepted and ignored.
     #[arg(short = 'o', value_name = "OPTIONS")]
     options: Vec<String>,
     /// Print one JSON object instead of text
@@ -27,6 +30,12 @@ struct ProbeArgs {
     /// Debug logging on stderr (commands and replies; PASS is redacted)
     #[arg(short = 'd', long = "debug")]
     debug: bool,
+}
+
+/// The clap definition of `ftpsfs probe`, for shell completions.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    ProbeArgs::command()
 }
 
 /// A parsed `ftpsfs probe` command line.
