@@ -25,6 +25,7 @@ pkgs=(
   passwd util-linux               # useradd/chpasswd, setsid/flock/setpriv
   python3 python3-venv            # the pyftpdlib test server's venv
   man-db groff-base systemd       # tests/docs.rs renders man/ftpsfs.1; tests/systemd.rs runs systemd-analyze verify
+  rsync restic                    # tests/backup.rs: backup tools on the mount
   # shared libraries of the unpacked proftpd-core, proftpd-mod-crypto, pure-ftpd
   libhiredis0.14 libmemcached11 libmemcachedutil2 libsodium23 libpcre2-posix3
   libidn2-0 libcap2 libacl1 libncursesw6 libssl3 libpam0g libcrypt1
@@ -130,7 +131,7 @@ if ! venv_ok; then
 fi
 
 # ------------------------------------------------------------- checks ---
-for c in /usr/sbin/vsftpd fusermount3 openssl curl pkg-config cc setsid flock setpriv useradd chpasswd man groff systemd-analyze; do
+for c in /usr/sbin/vsftpd fusermount3 openssl curl pkg-config cc setsid flock setpriv useradd chpasswd man groff systemd-analyze rsync restic; do
   command -v "$c" >/dev/null || fail "$c is missing although its package is installed"
 done
 for f in "$proftpd_bin" "$proftpd_tls" "$pureftpd_bin" "$purepw_bin"; do

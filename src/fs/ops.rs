@@ -138,8 +138,19 @@ impl Core {
             kind: Kind::File,
             size: 0,
             mtime: Some(SystemTime::now()),
-            mode: None,
+            // A chmod waiting for the upload shows (rsync stats the file
+            // after fchmod and chmods again only when the mode differs).
+            mode: self.pending_mode(path),
             target: None,
+        })
+    }
+
+    /// The mode set on an open handle of `path`, not yet on the server.
+    fn pending_mode(&self, path: &str) -> Option<u32> {
+        let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
+        handles.iter().find_map(|h| match h.try_lock() {
+            Ok(h) if h.path == path => h.mode,
+            _ => None,
         })
     }
 
@@ -164,7 +175,13 @@ impl Core {
     }
 
     fn changed(&self, path: &str) {
-        self.listings.invalidate(split(path).0);
+        let dir = split(path).0;
+        self.listings.invalidate(dir);
+        if dir != "/" {
+            // The server changed `dir`'s own time too: its entry is in
+            // the listing of its parent (rsync and tar compare it).
+            self.listings.invalidate(split(dir).0);
+        }
         self.contents.invalidate(path);
     }
 
@@ -698,9 +715,13 @@ mod tests {
         assert!(mem.contents("/n").is_none(), "on the server before close");
         assert_eq!(c.lookup(ROOT, "n").unwrap().size, 3);
         assert_eq!(c.getattr(attr.ino.0).unwrap().size, 3);
-        // fchmod before close (cp -p does it) goes with the upload.
-        c.setattr(attr.ino.0, Some(fh), None, None, Some(0o640))
+        // fchmod before close (cp -p does it) goes with the upload, and
+        // shows at once (rsync chmods after close only if it does not).
+        let a = c
+            .setattr(attr.ino.0, Some(fh), None, None, Some(0o640))
             .unwrap();
+        assert_eq!(a.perm & 0o777, 0o640);
+        assert_eq!(c.getattr(attr.ino.0).unwrap().perm & 0o777, 0o640);
         c.release(fh).unwrap();
         assert_eq!(mem.contents("/n").unwrap(), b"abc");
         assert_eq!(c.getattr(attr.ino.0).unwrap().perm & 0o777, 0o640);

@@ -2,6 +2,7 @@
 
 use super::error::{Error, Op, Result};
 use super::pool::{Pool, Pooled};
+use super::times::SetTimes;
 use super::{join, split, Capabilities, Download, Entry, Kind, Remote, Upload, WriteMode};
 use crate::ftp::list::{self, EntryKind, ListFormat};
 use crate::ftp::{self, Command, Control, DataConn, Features};
@@ -26,6 +27,8 @@ pub struct FtpsRemote {
     append_refused: AtomicBool,
     /// Replacing uploads go to a temporary name and are renamed into place.
     atomic: bool,
+    /// Times set through this mount, shown where a listing is coarser.
+    set_times: SetTimes,
 }
 
 impl FtpsRemote {
@@ -43,6 +46,7 @@ impl FtpsRemote {
             has_size: f.has("SIZE"),
             append_refused: AtomicBool::new(false),
             atomic,
+            set_times: SetTimes::default(),
         }
     }
 
@@ -229,7 +233,19 @@ impl Remote for FtpsRemote {
         for e in errors.iter().take(5) {
             warn!("{dir}: unparsed listing line: {e}");
         }
-        Ok(parsed.entries.into_iter().map(convert).collect())
+        Ok(parsed
+            .entries
+            .into_iter()
+            .map(|e| {
+                let step = e.mtime_step;
+                let mut entry = convert(e);
+                if let Some(t) = entry.mtime {
+                    let path = join(dir, &entry.name);
+                    entry.mtime = Some(self.set_times.refine(&path, t, step));
+                }
+                entry
+            })
+            .collect())
     }
 
     fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>> {
@@ -250,6 +266,7 @@ impl Remote for FtpsRemote {
     }
 
     fn open_write(&self, path: &str, how: WriteMode) -> Result<Box<dyn Upload>> {
+        self.set_times.forget(path);
         let spath = self.server_path(path);
         if let WriteMode::Replace { mode } = how {
             if self.atomic {
@@ -319,25 +336,35 @@ impl Remote for FtpsRemote {
 
     fn rmdir(&self, path: &str) -> Result<()> {
         let p = self.server_path(path);
+        self.set_times.forget_tree(path);
         self.call(Op::Rmdir, false, |c| c.rmdir(&p))
     }
 
     fn unlink(&self, path: &str) -> Result<()> {
         let p = self.server_path(path);
+        self.set_times.forget(path);
         self.call(Op::Unlink, false, |c| c.delete(&p))
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {
         let (f, t) = (self.server_path(from), self.server_path(to));
-        self.call(Op::Rename, false, |c| {
+        let r = self.call(Op::Rename, false, |c| {
             rename_over(c, &f, &t).map_err(|(e, _)| e)
-        })
+        });
+        match r {
+            Ok(()) => self.set_times.renamed(from, to),
+            // `to` may be gone (see `rename_over`)
+            Err(_) => self.set_times.forget_tree(to),
+        }
+        r
     }
 
     fn set_mtime(&self, path: &str, mtime: SystemTime) -> Result<()> {
         let p = self.server_path(path);
         let stamp = ftp_timestamp(mtime);
-        self.call(Op::SetAttr, true, |c| c.set_mtime(&p, &stamp))
+        self.call(Op::SetAttr, true, |c| c.set_mtime(&p, &stamp))?;
+        self.set_times.set(path, mtime);
+        Ok(())
     }
 
     fn chmod(&self, path: &str, mode: u32) -> Result<()> {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod ftps;
 pub mod mem;
 pub mod pool;
+pub mod times;
 
 pub use error::{Error, Result};
 use std::time::SystemTime;

@@ -147,6 +147,7 @@ pub fn parse_dos_line(line: &[u8]) -> Result<Option<ListEntry>, ParseError> {
         size,
         mtime: Some(mtime),
         mtime_exact: four_digit_year && second.is_some(),
+        mtime_step: if second.is_some() { 1 } else { 60 },
         mode: None,
         uid: None,
         gid: None,

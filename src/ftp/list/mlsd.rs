@@ -132,6 +132,7 @@ pub fn parse_mlsd_line(line: &[u8]) -> Result<Option<ListEntry>, ParseError> {
         size: None,
         mtime: None,
         mtime_exact: false,
+        mtime_step: 0,
         mode: None,
         uid: None,
         gid: None,
@@ -152,6 +153,7 @@ pub fn parse_mlsd_line(line: &[u8]) -> Result<Option<ListEntry>, ParseError> {
             "modify" => {
                 entry.mtime = parse_mdtm(value);
                 entry.mtime_exact = entry.mtime.is_some();
+                entry.mtime_step = u32::from(entry.mtime.is_some());
             }
             "unix.mode" => entry.mode = parse_octal_mode(value),
             "unix.uid" => entry.uid = parse_digits(value.as_bytes()),

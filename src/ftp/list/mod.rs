@@ -53,6 +53,12 @@ pub struct ListEntry {
     /// true when mtime came from a source with full date and seconds (MLSD modify=, or a LIST
     /// line with a full year+time like some servers' --full-time); false for LIST guesses
     pub mtime_exact: bool,
+    /// How finely the listing gave `mtime`, in seconds: 1 to the second (or
+    /// finer: MLSD, `ls --full-time`, times with seconds), 60 to the minute
+    /// (`Jan  2 14:30`), 86 400 for a date alone (`Jan  2  2020`, midnight
+    /// UTC); 0 without an mtime. The true time is in `[mtime, mtime + step)`
+    /// (when a guessed year is right).
+    pub mtime_step: u32,
     /// Permission bits only (masked with `0o7777`), e.g. `0o644`.
     pub mode: Option<u32>,
     /// Numeric owner when given numerically (MLSD `UNIX.uid`, numeric `UNIX.owner`,
@@ -787,5 +793,30 @@ mod tests {
         let e = ParseError::new(&[b'x'; 300], "bad");
         assert_eq!(e.line.len(), 200);
         assert!(e.to_string().contains("bad"));
+    }
+
+    #[test]
+    fn mtime_step_tells_the_precision_of_each_date_form() {
+        let unix = |line: &str| parse_unix_line(line.as_bytes(), now()).unwrap().unwrap();
+        let step = |line: &str| unix(line).mtime_step;
+        assert_eq!(step("-rw-r--r-- 1 u g 5 Jan  2  2020 a"), 86_400);
+        assert_eq!(step("-rw-r--r-- 1 u g 5 Jan  2 14:30 a"), 60);
+        assert_eq!(step("-rw-r--r-- 1 u g 5 Jan  2 14:30:05 2020 a"), 1);
+        assert_eq!(step("-rw-r--r-- 1 u g 5 2020-01-02 14:30:05.5 +0000 a"), 1);
+        assert_eq!(step("-rw-r--r-- 1 u g 5 2020-01-02 14:30 a"), 60);
+        let dos = |line: &str| parse_dos_line(line.as_bytes()).unwrap().unwrap();
+        assert_eq!(dos("01-02-20  02:30PM       5 a").mtime_step, 60);
+        let mlsd = |line: &str| parse_mlsd_line(line.as_bytes()).unwrap().unwrap();
+        assert_eq!(mlsd("type=file;modify=20200102143005; a").mtime_step, 1);
+        assert_eq!(mlsd("type=file;size=5; a").mtime_step, 0);
+        // The listed time is the true one cut down to the step.
+        let e = unix("-rw-r--r-- 1 u g 5 Jan  2  2020 a");
+        let secs = e
+            .mtime
+            .unwrap()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert_eq!(secs % 86_400, 0);
     }
 }

@@ -13,6 +13,8 @@ struct Date {
     nanos: u32,
     /// Whether the field had a full year and seconds.
     exact: bool,
+    /// Precision in seconds (see `ListEntry::mtime_step`).
+    step: u32,
     /// Index of the date's last token.
     last: usize,
 }
@@ -114,6 +116,7 @@ fn date_at(line: &[u8], toks: &[(usize, usize)], i: usize, now: i64) -> Option<D
             secs,
             nanos,
             exact: s.is_some(),
+            step: if s.is_some() { 1 } else { 60 },
             last,
         });
     }
@@ -133,6 +136,7 @@ fn date_at(line: &[u8], toks: &[(usize, usize)], i: usize, now: i64) -> Option<D
             secs,
             nanos: 0,
             exact: false,
+            step: 86_400,
             last: i + 2,
         });
     }
@@ -145,6 +149,7 @@ fn date_at(line: &[u8], toks: &[(usize, usize)], i: usize, now: i64) -> Option<D
                     secs,
                     nanos: 0,
                     exact: true,
+                    step: 1,
                     last: i + 3,
                 });
             }
@@ -161,6 +166,7 @@ fn date_at(line: &[u8], toks: &[(usize, usize)], i: usize, now: i64) -> Option<D
         secs,
         nanos: 0,
         exact: false,
+        step: if s.is_some() { 1 } else { 60 },
         last: i + 2,
     })
 }
@@ -321,6 +327,7 @@ pub fn parse_unix_line(line: &[u8], now: SystemTime) -> Result<Option<ListEntry>
         size,
         mtime: Some(mtime),
         mtime_exact: date.exact,
+        mtime_step: date.step,
         mode: Some(mode),
         uid: owner.and_then(parse_digits),
         gid: group.and_then(parse_digits),

@@ -1,0 +1,555 @@
+//! Backup tools on the mount (issue 7): `rsync -a` in and out, `tar -c` of
+//! the mounted tree and `restic backup`/`restore` of it, against proftpd
+//! (MLSD: times to the second) and vsftpd (LIST only: times to the minute,
+//! or only the date for files older than six months).
+//!
+//! The source tree has nested directories, files of 0 B to a few MiB,
+//! awkward names and modification times in the past, to the second.
+//!
+//! What each server keeps, and so what is compared:
+//! - Ownership is never compared: FTP has no chown, ftpsfs ignores uid/gid
+//!   changes and shows every file as the mounting user; rsync runs with
+//!   `--no-owner --no-group`, tar with `--owner=0 --group=0 --numeric-owner`.
+//! - proftpd keeps everything else: contents, permission bits, and the
+//!   times of files and directories (MFMT), to the second, also after a
+//!   remount (MLSD lists them to the second).
+//! - vsftpd cannot set a directory's time (its `MDTM time path` answers 550
+//!   for anything but a regular file), so rsync runs with `--omit-dir-times`
+//!   and directory times are not compared. Its LIST gives file times to the
+//!   minute, or only the date; ftpsfs shows the exact time it set itself
+//!   for as long as it stays mounted (`remote::times`). After a remount a
+//!   file's time is only what LIST says: the tests check exactly that.
+
+mod common;
+
+use common::mount::Mount;
+use common::random_bytes;
+use common::servers::{servers_available, TestServer};
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Bound on one run of a tool.
+const LIMIT: Duration = Duration::from_secs(300);
+
+/// What a server keeps of what a backup tool sets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Times {
+    /// Files and directories, to the second, across remounts (proftpd).
+    Exact,
+    /// Files only, to the second while mounted; LIST precision after a
+    /// remount (vsftpd).
+    FilesWhileMounted,
+}
+
+/// True when the server tests can run and every tool in `tools` is on
+/// PATH. A missing tool skips the test, or fails it with `CI=true` (like
+/// `servers_available`).
+fn tools_available(tools: &[&str]) -> bool {
+    if !servers_available() {
+        return false;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| !std::env::split_paths(&path).any(|d| d.join(t).is_file()))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("{missing:?} not on PATH (scripts/deps.sh installs them)");
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true, yet the backup tests cannot run: {why}");
+    }
+    eprintln!("skipping: {why}");
+    false
+}
+
+/// What a finished command left.
+struct Ran {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `cmd` with its output in files (no pipe to fill up), killing it
+/// after [`LIMIT`].
+fn run(cmd: &mut Command) -> Ran {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let err = tempfile::NamedTempFile::new().unwrap();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(out.reopen().unwrap())
+        .stderr(err.reopen().unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} did not finish within {LIMIT:?}; stderr: {}",
+                fs::read_to_string(err.path()).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap()).into_owned();
+    Ran {
+        status,
+        stdout: read(out.path()),
+        stderr: read(err.path()),
+    }
+}
+
+/// Runs `cmd` and requires success.
+fn run_ok(cmd: &mut Command) -> Ran {
+    let r = run(cmd);
+    assert!(
+        r.status.success(),
+        "{cmd:?}: {}\nstdout: {}\nstderr: {}",
+        r.status,
+        r.stdout,
+        r.stderr
+    );
+    r
+}
+
+/// `diff -r a b` must find nothing.
+fn same_contents(a: &Path, b: &Path) {
+    let r = run(Command::new("diff").arg("-r").arg(a).arg(b));
+    assert!(
+        r.status.success(),
+        "diff -r {a:?} {b:?}: {}\n{}{}",
+        r.status,
+        r.stdout,
+        r.stderr
+    );
+}
+
+fn secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// 2019-03-04 05:06:07 UTC: older than six months, so vsftpd lists it
+/// with its date only.
+const OLD: i64 = 1_551_675_967;
+/// 2018-11-20 21:22:23 UTC, for directories.
+const OLDER: i64 = 1_542_748_943;
+
+/// Files of the source tree: path below `tree/`, size, mode, and whether
+/// its time is recent (three days ago: vsftpd lists it to the minute).
+const FILES: &[(&str, usize, u32, bool)] = &[
+    ("empty", 0, 0o644, false),
+    ("one byte", 1, 0o644, false),
+    ("name with  two spaces.txt", 1000, 0o644, false),
+    ("ünïcødé-файл-名前.txt", 65_537, 0o644, true),
+    (".hidden", 10, 0o644, false),
+    ("-dash", 100, 0o644, false),
+    ("big.bin", (3 << 20) + 7, 0o644, false),
+    ("run me.sh", 300, 0o755, true),
+    ("private", 42, 0o600, false),
+    ("dir with space/a -> b", 512, 0o644, false),
+    ("dir with space/recent.txt", 4096, 0o644, true),
+    ("dir with space/nested ü/deep.bin", 1 << 20, 0o644, false),
+    ("dir with space/nested ü/zero", 0, 0o644, true),
+];
+
+/// Directories below `tree/` (parents first) and their modes.
+const DIRS: &[(&str, u32)] = &[
+    ("dir with space", 0o755),
+    ("dir with space/nested ü", 0o750),
+    ("dir with space/nested ü/empty dir", 0o755),
+];
+
+/// Sets the time of `path` with `touch -d @SECS`.
+fn touch(path: &Path, t: i64) {
+    run_ok(
+        Command::new("touch")
+            .arg("-d")
+            .arg(format!("@{t}"))
+            .arg(path),
+    );
+}
+
+/// Writes the source tree under `root/tree` and returns that path.
+fn make_tree(root: &Path) -> PathBuf {
+    let tree = root.join("tree");
+    fs::create_dir(&tree).unwrap();
+    for (d, _) in DIRS {
+        fs::create_dir(tree.join(d)).unwrap();
+    }
+    // Three days ago, at 17 seconds past a minute.
+    let now = secs(SystemTime::now());
+    let recent = now - 3 * 86_400 - now.rem_euclid(60) + 17;
+    for (i, &(name, size, mode, is_recent)) in FILES.iter().enumerate() {
+        let p = tree.join(name);
+        fs::write(&p, random_bytes(size, 1000 + i as u64)).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+        let i = i as i64;
+        // Times spread over hours, minutes and seconds.
+        let t = if is_recent {
+            recent - i * 3_661
+        } else {
+            OLD + i * 90_061
+        };
+        touch(&p, t);
+    }
+    // Directories last, deepest first: filling them changed their times.
+    for (j, &(d, mode)) in DIRS.iter().enumerate().rev() {
+        let p = tree.join(d);
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+        touch(&p, OLDER + j as i64 * 3_607);
+    }
+    fs::set_permissions(&tree, fs::Permissions::from_mode(0o755)).unwrap();
+    touch(&tree, OLDER - 86_400 - 1);
+    tree
+}
+
+/// One file or directory as a backup sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Item {
+    /// Path below the tree's root ("" for the root).
+    rel: String,
+    dir: bool,
+    /// Size of a file (0 for a directory).
+    size: u64,
+    mode: u32,
+    /// Modification time: seconds and nanoseconds.
+    mtime: (i64, i64),
+}
+
+/// Every file and directory below `root`, with `root` itself, sorted.
+fn items(root: &Path) -> Vec<Item> {
+    fn walk(root: &Path, rel: &str, out: &mut Vec<Item>) {
+        let p = if rel.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(rel)
+        };
+        let m = fs::symlink_metadata(&p).unwrap_or_else(|e| panic!("lstat {p:?}: {e}"));
+        assert!(
+            m.is_dir() || m.is_file(),
+            "{p:?} is neither file nor directory"
+        );
+        out.push(Item {
+            rel: rel.to_string(),
+            dir: m.is_dir(),
+            size: if m.is_dir() { 0 } else { m.len() },
+            mode: m.mode() & 0o7777,
+            mtime: (m.mtime(), m.mtime_nsec()),
+        });
+        if m.is_dir() {
+            for e in fs::read_dir(&p).unwrap_or_else(|e| panic!("readdir {p:?}: {e}")) {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                let child = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
+                walk(root, &child, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, "", &mut out);
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out
+}
+
+/// `items` with directory times left out when the server cannot keep them.
+fn comparable(root: &Path, times: Times) -> Vec<Item> {
+    let mut v = items(root);
+    if times != Times::Exact {
+        for i in v.iter_mut().filter(|i| i.dir) {
+            i.mtime = (0, 0);
+        }
+    }
+    v
+}
+
+/// `got` and `want` are equal, or a message naming what differs.
+fn assert_same_items(got: &[Item], want: &[Item], what: &str) {
+    if got == want {
+        return;
+    }
+    let mut diff = String::new();
+    for w in want {
+        match got.iter().find(|g| g.rel == w.rel) {
+            None => diff.push_str(&format!("missing: {w:?}\n")),
+            Some(g) if g != w => diff.push_str(&format!("want {w:?}\n got {g:?}\n")),
+            Some(_) => {}
+        }
+    }
+    for g in got.iter().filter(|g| !want.iter().any(|w| w.rel == g.rel)) {
+        diff.push_str(&format!("extra: {g:?}\n"));
+    }
+    panic!("{what} differs from the source:\n{diff}");
+}
+
+/// `rsync -a` without ownership (see the module documentation), and
+/// without directory times where the server cannot set them.
+fn rsync(times: Times) -> Command {
+    let mut c = Command::new("rsync");
+    c.args(["-a", "--no-owner", "--no-group"]);
+    if times != Times::Exact {
+        c.arg("--omit-dir-times");
+    }
+    c
+}
+
+/// Copies `src` (a directory named `tree`) into the mount with `rsync -a`:
+/// `m/tree`. The server's disk then has the source's bytes and file times.
+fn rsync_in(src: &Path, m: &Mount, server: &TestServer, times: Times) {
+    let r = run_ok(rsync(times).arg(src).arg(&m.path));
+    assert!(r.stderr.trim().is_empty(), "rsync said: {}", r.stderr);
+    same_contents(src, &server.root.join("tree"));
+    assert_same_items(
+        &comparable(&server.root.join("tree"), times),
+        &comparable(src, times),
+        "the server's copy",
+    );
+}
+
+/// A second `rsync -a --itemize-changes` into the mount must transfer
+/// and change nothing: it prints no line.
+fn rsync_again_changes_nothing(src: &Path, m: &Mount, times: Times, extra: &[&str]) {
+    let r = run_ok(
+        rsync(times)
+            .arg("--itemize-changes")
+            .args(extra)
+            .arg(src)
+            .arg(&m.path),
+    );
+    assert!(
+        r.stdout.trim().is_empty() && r.stderr.trim().is_empty(),
+        "rsync -a {extra:?} again changed something:\n{}{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+/// rsync -a into the mount, back out to a fresh directory (identical bytes
+/// and times), and again into the mount (nothing to do), then the same
+/// after a remount.
+fn rsync_round_trip(server: &TestServer, times: Times) {
+    let work = tempfile::tempdir().unwrap();
+    let src = make_tree(work.path());
+    let want = comparable(&src, times);
+    let m = Mount::new(server, &[]);
+    rsync_in(&src, &m, server, times);
+    assert_same_items(&comparable(&m.join("tree"), times), &want, "the mount");
+
+    let out = work.path().join("out");
+    fs::create_dir(&out).unwrap();
+    let r = run_ok(rsync(times).arg(m.join("tree")).arg(&out));
+    assert!(r.stderr.trim().is_empty(), "rsync said: {}", r.stderr);
+    same_contents(&src, &out.join("tree"));
+    assert_same_items(
+        &comparable(&out.join("tree"), times),
+        &want,
+        "the copy out of the mount",
+    );
+
+    rsync_again_changes_nothing(&src, &m, times, &[]);
+
+    // A fresh mount knows only what the server lists.
+    drop(m);
+    let m = Mount::new(server, &[]);
+    match times {
+        Times::Exact => {
+            assert_same_items(&comparable(&m.join("tree"), times), &want, "the remount");
+            rsync_again_changes_nothing(&src, &m, times, &[]);
+        }
+        Times::FilesWhileMounted => {
+            // Each file's time is the source's cut down to LIST's
+            // precision: the minute for recent files, the day for old ones.
+            let now = secs(SystemTime::now());
+            let coarse: Vec<Item> = want
+                .iter()
+                .cloned()
+                .map(|mut i| {
+                    if !i.dir {
+                        let step = if now - i.mtime.0 > 30 * 86_400 {
+                            86_400
+                        } else {
+                            60
+                        };
+                        i.mtime.0 -= i.mtime.0.rem_euclid(step);
+                    }
+                    i
+                })
+                .collect();
+            assert_same_items(
+                &comparable(&m.join("tree"), times),
+                &coarse,
+                "the remount (LIST precision)",
+            );
+            // So rsync sees the same files only within a day's window
+            // (--modify-window=86399: a time listed as its date is at most
+            // 86 399 s before the true one); a dry run shows that.
+            rsync_again_changes_nothing(&src, &m, times, &["--dry-run", "--modify-window=86399"]);
+        }
+    }
+}
+
+/// `tar -c` of `dir/tree` to `archive` with names sorted and ownership
+/// left out.
+fn tar_create(dir: &Path, archive: &Path) {
+    run_ok(
+        Command::new("tar")
+            .args([
+                "-c",
+                "--sort=name",
+                "--owner=0",
+                "--group=0",
+                "--numeric-owner",
+            ])
+            .arg("-f")
+            .arg(archive)
+            .arg("-C")
+            .arg(dir)
+            .arg("tree"),
+    );
+}
+
+/// `tar --full-time -tvf` of `archive`: type, mode, owner, size, time to
+/// the second and name per line. Without directory times the time of each
+/// directory line is replaced by `-`.
+fn tar_listing(archive: &Path, times: Times) -> Vec<String> {
+    let r = run_ok(
+        Command::new("tar")
+            .arg("--full-time")
+            .arg("-tvf")
+            .arg(archive),
+    );
+    r.stdout
+        .lines()
+        .map(|l| {
+            if times == Times::Exact || !l.starts_with('d') {
+                return l.to_string();
+            }
+            // "drwxr-xr-x 0/0 0 2019-03-04 05:06:07 tree/dir/": the first
+            // "YYYY-MM-DD HH:MM:SS" is the time.
+            let b = l.as_bytes();
+            let is_time = |i: usize| {
+                b.len() >= i + 19
+                    && b[i..i + 19].iter().enumerate().all(|(k, &c)| match k {
+                        4 | 7 => c == b'-',
+                        10 => c == b' ',
+                        13 | 16 => c == b':',
+                        _ => c.is_ascii_digit(),
+                    })
+            };
+            let i = (0..b.len())
+                .find(|&i| is_time(i))
+                .unwrap_or_else(|| panic!("no time in tar line {l:?}"));
+            format!("{}-{}", &l[..i], &l[i + 19..])
+        })
+        .collect()
+}
+
+/// `tar -c` of the mounted tree equals `tar -c` of the source: the same
+/// listing (modes, sizes, times, names), the same bytes once extracted,
+/// and, where the server keeps every time, the same archive byte for byte.
+fn tar_of_the_mount(server: &TestServer, times: Times) {
+    let work = tempfile::tempdir().unwrap();
+    let src = make_tree(work.path());
+    let m = Mount::new(server, &[]);
+    rsync_in(&src, &m, server, times);
+
+    let a_src = work.path().join("source.tar");
+    let a_mnt = work.path().join("mount.tar");
+    tar_create(work.path(), &a_src);
+    tar_create(&m.path, &a_mnt);
+    assert_eq!(
+        tar_listing(&a_mnt, times),
+        tar_listing(&a_src, times),
+        "tar -tv of the mount and of the source"
+    );
+    let x = work.path().join("x");
+    fs::create_dir(&x).unwrap();
+    run_ok(Command::new("tar").arg("-xf").arg(&a_mnt).arg("-C").arg(&x));
+    same_contents(&src, &x.join("tree"));
+    assert_same_items(
+        &comparable(&x.join("tree"), times),
+        &comparable(&src, times),
+        "the tree extracted from tar of the mount",
+    );
+    if times == Times::Exact {
+        assert!(
+            fs::read(&a_mnt).unwrap() == fs::read(&a_src).unwrap(),
+            "tar of the mount and of the source differ"
+        );
+    }
+}
+
+/// `restic backup` of the mounted tree, `restic restore` to a temporary
+/// directory: the same bytes and times as the source.
+fn restic_round_trip(server: &TestServer, times: Times) {
+    let work = tempfile::tempdir().unwrap();
+    let src = make_tree(work.path());
+    let m = Mount::new(server, &[]);
+    rsync_in(&src, &m, server, times);
+
+    let repo = work.path().join("repo");
+    let restic = |args: &[&str]| {
+        let mut c = Command::new("restic");
+        c.arg("--repo")
+            .arg(&repo)
+            .args(["--no-cache", "--quiet"])
+            .args(args)
+            .env("RESTIC_PASSWORD", "backup test password")
+            .env_remove("RESTIC_REPOSITORY")
+            .env_remove("RESTIC_PASSWORD_FILE")
+            .env_remove("RESTIC_PASSWORD_COMMAND");
+        c
+    };
+    run_ok(&mut restic(&["init"]));
+    // A warning (exit code 3: some file could not be read) fails too.
+    let r = run_ok(restic(&["backup"]).arg(m.join("tree")));
+    assert!(
+        r.stderr.trim().is_empty(),
+        "restic backup said: {}",
+        r.stderr
+    );
+    let target = work.path().join("restored");
+    run_ok(restic(&["restore", "latest", "--target"]).arg(&target));
+    // restic restores a path under its absolute name.
+    let restored = target.join(m.join("tree").strip_prefix("/").unwrap());
+    same_contents(&src, &restored);
+    assert_same_items(
+        &comparable(&restored, times),
+        &comparable(&src, times),
+        "the tree restic restored",
+    );
+}
+
+macro_rules! backup_tests {
+    ($($name:ident: $tools:expr, $run:ident, $start:expr, $times:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            if !tools_available(&$tools) {
+                return;
+            }
+            let server: TestServer = $start;
+            $run(&server, $times);
+        }
+    )*};
+}
+
+backup_tests! {
+    proftpd_rsync_round_trip: ["rsync"], rsync_round_trip, TestServer::proftpd(), Times::Exact;
+    vsftpd_rsync_round_trip: ["rsync"], rsync_round_trip, TestServer::vsftpd(), Times::FilesWhileMounted;
+    proftpd_tar_of_the_mount: ["rsync", "tar"], tar_of_the_mount, TestServer::proftpd(), Times::Exact;
+    vsftpd_tar_of_the_mount: ["rsync", "tar"], tar_of_the_mount, TestServer::vsftpd(), Times::FilesWhileMounted;
+    proftpd_restic_round_trip: ["rsync", "restic"], restic_round_trip, TestServer::proftpd(), Times::Exact;
+    vsftpd_restic_round_trip: ["rsync", "restic"], restic_round_trip, TestServer::vsftpd(), Times::FilesWhileMounted;
+}
