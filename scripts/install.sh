@@ -13,8 +13,9 @@
 #   sudo scripts/install.sh
 #   PREFIX=/usr DESTDIR=/tmp/pkg scripts/install.sh
 #
-# The binary is target/release/ftpsfs, built with `cargo build --release
-# --locked` when missing, or FTPSFS_BIN when set. Completions are made by
+# The binary is target/release/ftpsfs, brought up to date with `cargo build
+# --release --locked` (used as it is when there is no cargo), or FTPSFS_BIN
+# when set. Completions are made by
 # running it (`ftpsfs --completions SHELL`).
 #
 # The mount helper: for `mount -t fuse.ftpsfs` (and fstab lines of that
@@ -38,10 +39,15 @@ PREFIX=${PREFIX%/}
 root=$DESTDIR$PREFIX
 
 bin=${FTPSFS_BIN:-target/release/ftpsfs}
-if [ -z "${FTPSFS_BIN:-}" ] && [ ! -x "$bin" ]; then
-  command -v cargo >/dev/null || fail "$bin is missing and cargo is not found: build it first"
-  echo "install: cargo build --release --locked" >&2
-  cargo build --release --locked
+if [ -z "${FTPSFS_BIN:-}" ]; then
+  # Always through cargo when there is one (a no-op when up to date), so
+  # a binary older than the sources is never installed.
+  if command -v cargo >/dev/null; then
+    echo "install: cargo build --release --locked" >&2
+    cargo build --release --locked
+  elif [ ! -x "$bin" ]; then
+    fail "$bin is missing and cargo is not found: build it first"
+  fi
 fi
 [ -x "$bin" ] || fail "$bin is not an executable"
 
