@@ -25,11 +25,12 @@ mod common;
 use common::mount::Mount;
 use common::random_bytes;
 use common::servers::{servers_available, TestServer};
+use common::tools::{self, tool, Ran};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Bound on one run of a tool.
 const LIMIT: Duration = Duration::from_secs(300);
@@ -44,69 +45,15 @@ enum Times {
     FilesWhileMounted,
 }
 
-/// True when the server tests can run and every tool in `tools` is on
-/// PATH. A missing tool skips the test, or fails it with `CI=true` (like
-/// `servers_available`).
+/// True when the server tests can run and every tool in `tools` is
+/// installed. A missing tool skips the test, or fails it with `CI=true`.
 fn tools_available(tools: &[&str]) -> bool {
-    if !servers_available() {
-        return false;
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let missing: Vec<&str> = tools
-        .iter()
-        .copied()
-        .filter(|t| !std::env::split_paths(&path).any(|d| d.join(t).is_file()))
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("{missing:?} not on PATH (scripts/deps.sh installs them)");
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI=true, yet the backup tests cannot run: {why}");
-    }
-    eprintln!("skipping: {why}");
-    false
+    servers_available() && tools.iter().all(|t| tool(t, t).is_some())
 }
 
-/// What a finished command left.
-struct Ran {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `cmd` with its output in files (no pipe to fill up), killing it
-/// after [`LIMIT`].
+/// Runs `cmd`, killing it after [`LIMIT`].
 fn run(cmd: &mut Command) -> Ran {
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let err = tempfile::NamedTempFile::new().unwrap();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(out.reopen().unwrap())
-        .stderr(err.reopen().unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{cmd:?} did not finish within {LIMIT:?}; stderr: {}",
-                fs::read_to_string(err.path()).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let read = |p: &Path| String::from_utf8_lossy(&fs::read(p).unwrap()).into_owned();
-    Ran {
-        status,
-        stdout: read(out.path()),
-        stderr: read(err.path()),
-    }
+    tools::run(cmd, LIMIT)
 }
 
 /// Runs `cmd` and requires success.

@@ -2,13 +2,13 @@
 //! `ftpsfs --help` lists, and every key `apply_options` matches on, is
 //! described in man/ftpsfs.1, and the page renders without a warning.
 
-mod support;
+mod common;
 
+use common::tools::{repo, run, tool};
 use ftpsfs::cli::options::{GENERIC, OPTIONS};
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
-use support::{repo, run, tool};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ftpsfs");
 const WAIT: Duration = Duration::from_secs(30);

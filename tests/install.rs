@@ -1,14 +1,14 @@
 //! scripts/install.sh: every file lands under DESTDIR/PREFIX, and the
 //! installed binary runs.
 
-mod support;
+mod common;
 
+use common::tools::{repo, run};
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use support::{repo, run};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ftpsfs");
 const WAIT: Duration = Duration::from_secs(60);
@@ -33,7 +33,7 @@ fn tree(dir: &Path) -> BTreeSet<String> {
     out
 }
 
-fn install(destdir: &Path, prefix: &str) -> support::Ran {
+fn install(destdir: &Path, prefix: &str) -> common::tools::Ran {
     run(
         Command::new("bash")
             .arg(repo().join("scripts/install.sh"))

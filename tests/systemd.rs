@@ -3,12 +3,12 @@
 //! built binary there, and `Documentation=man:ftpsfs(1)` resolved against
 //! a man directory there holding man/ftpsfs.1.
 
-mod support;
+mod common;
 
+use common::tools::{repo, run, tool};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use support::{repo, run, tool};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ftpsfs");
 const WAIT: Duration = Duration::from_secs(60);
@@ -48,7 +48,7 @@ fn lay_out(dir: &Path, exec: &Path) -> Vec<std::path::PathBuf> {
     .collect()
 }
 
-fn verify(analyze: &Path, dir: &Path, units: &[std::path::PathBuf]) -> support::Ran {
+fn verify(analyze: &Path, dir: &Path, units: &[std::path::PathBuf]) -> common::tools::Ran {
     run(
         Command::new(analyze)
             .args(["verify", "--man=yes"])

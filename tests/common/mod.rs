@@ -6,6 +6,7 @@
 pub mod fake;
 pub mod mount;
 pub mod servers;
+pub mod tools;
 
 /// Deterministic pseudo-random bytes (xorshift64*).
 pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {

@@ -23,28 +23,36 @@ pub struct Failed {
     pub stderr: String,
 }
 
-/// Runs `cmd` to completion, killing it after `limit`.
+/// Runs `cmd` to completion, killing it (and panicking) after `limit`.
+/// Its output goes to files, so a chatty child never blocks on a pipe.
 pub fn run_bounded(cmd: &mut Command, limit: Duration) -> std::process::Output {
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let err = tempfile::NamedTempFile::new().expect("temp file");
     let mut child = cmd
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(out.reopen().expect("reopen"))
+        .stderr(err.reopen().expect("reopen"))
         .spawn()
-        .expect("spawn");
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let deadline = Instant::now() + limit;
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
+            let _ = child.wait();
             panic!(
                 "{cmd:?} did not finish within {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
+                String::from_utf8_lossy(&std::fs::read(err.path()).unwrap_or_default())
             );
         }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: std::fs::read(out.path()).expect("stdout"),
+        stderr: std::fs::read(err.path()).expect("stderr"),
     }
 }
 
