@@ -145,22 +145,23 @@ impl Core {
         })
     }
 
+    /// The first answer `f` gives about an open handle; a handle busy with
+    /// a transfer is skipped rather than waited for.
+    fn ask_open_handles<T>(&self, f: impl Fn(&Handle) -> Option<T>) -> Option<T> {
+        let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
+        handles
+            .iter()
+            .find_map(|h| h.try_lock().ok().and_then(|h| f(&h)))
+    }
+
     /// The mode set on an open handle of `path`, not yet on the server.
     fn pending_mode(&self, path: &str) -> Option<u32> {
-        let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
-        handles.iter().find_map(|h| match h.try_lock() {
-            Ok(h) if h.path == path => h.mode,
-            _ => None,
-        })
+        self.ask_open_handles(|h| if h.path == path { h.mode } else { None })
     }
 
     /// Size a handle open for writing knows better than the listing.
     fn local_size(&self, ino: u64) -> Option<u64> {
-        let handles: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
-        handles.iter().find_map(|h| match h.try_lock() {
-            Ok(h) if h.ino == ino => h.local_size(),
-            _ => None,
-        })
+        self.ask_open_handles(|h| if h.ino == ino { h.local_size() } else { None })
     }
 
     fn attr_of(&self, ino: u64, path: &str) -> Result<FileAttr> {
