@@ -9,7 +9,9 @@ use crate::ftp::{self, Command, Control, DataConn, Features};
 use log::{debug, warn};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Largest directory listing accepted, in bytes (with at most
@@ -119,6 +121,15 @@ impl FtpsRemote {
     fn begin(&self, op: Op, cmd: &Command, rest: Option<u64>) -> Result<(Pooled, DataConn)> {
         self.run(op, true, true, |c| c.begin(cmd, rest))
     }
+}
+
+/// Hands an upload's data connection to its writer thread; without one,
+/// the transfer is dropped and the connection with it.
+fn write_behind(conn: &mut Pooled, data: DataConn) -> Result<WriteBehind> {
+    WriteBehind::start(data).map_err(|e| {
+        conn.control().mark_broken();
+        Error::new(libc::EIO, format!("no upload writer thread: {e}"))
+    })
 }
 
 /// Wait before the last retry of an operation: a server restarting.
@@ -274,10 +285,11 @@ impl Remote for FtpsRemote {
                 let cmd = Command::with_arg("STOR", temp.clone())
                     .map_err(|e| Error::from_ftp(Op::Write, &e))?;
                 match self.begin(Op::Write, &cmd, None) {
-                    Ok((conn, data)) => {
+                    Ok((mut conn, data)) => {
+                        let writer = write_behind(&mut conn, data)?;
                         return Ok(Box::new(FtpUpload {
                             conn,
-                            data: Some(data),
+                            data: Some(writer),
                             path: temp,
                             start: 0,
                             check_size: self.has_size,
@@ -312,14 +324,15 @@ impl Remote for FtpsRemote {
             ("STOR", Op::Write)
         };
         let cmd = Command::with_arg(verb, spath.clone()).map_err(|e| Error::from_ftp(op, &e))?;
-        let (conn, data) = self.begin(op, &cmd, None).inspect_err(|e| {
+        let (mut conn, data) = self.begin(op, &cmd, None).inspect_err(|e| {
             if append && e.errno == libc::EOPNOTSUPP {
                 self.append_refused.store(true, Ordering::Relaxed);
             }
         })?;
+        let writer = write_behind(&mut conn, data)?;
         Ok(Box::new(FtpUpload {
             conn,
-            data: Some(data),
+            data: Some(writer),
             path: spath,
             start,
             check_size: self.has_size,
@@ -543,9 +556,68 @@ impl Drop for FtpDownload {
     }
 }
 
+/// Chunks (FUSE writes, up to 1 MiB each) queued for an upload's writer.
+const QUEUED_WRITES: usize = 4;
+
+/// A data connection written by a thread of its own, so that a write
+/// returns once its bytes are queued (a bounded queue) and the next one
+/// can arrive while they are on the wire. A failure shows at the next
+/// write, or at the end.
+struct WriteBehind {
+    queue: Option<SyncSender<Vec<u8>>>,
+    writer: Option<JoinHandle<(DataConn, std::io::Result<()>)>>,
+    /// Bytes queued so far.
+    queued: u64,
+}
+
+impl WriteBehind {
+    fn start(data: DataConn) -> std::io::Result<WriteBehind> {
+        let (queue, chunks) = sync_channel::<Vec<u8>>(QUEUED_WRITES);
+        let writer = std::thread::Builder::new()
+            .name("ftpsfs-upload".into())
+            .spawn(move || {
+                let mut data = data;
+                for chunk in chunks {
+                    if let Err(e) = data.write_all(&chunk) {
+                        return (data, Err(e));
+                    }
+                }
+                (data, Ok(()))
+            })?;
+        Ok(WriteBehind {
+            queue: Some(queue),
+            writer: Some(writer),
+            queued: 0,
+        })
+    }
+
+    /// Queues `buf`; false when the writer has stopped (it failed).
+    fn send(&mut self, buf: &[u8]) -> bool {
+        let sent = self
+            .queue
+            .as_ref()
+            .is_some_and(|q| q.send(buf.to_vec()).is_ok());
+        if sent {
+            self.queued += buf.len() as u64;
+        }
+        sent
+    }
+
+    /// Waits (each socket write bounded by its timeout) until everything
+    /// queued is written or writing failed; gives back the connection.
+    fn end(mut self) -> ftp::Result<(DataConn, std::io::Result<()>)> {
+        drop(self.queue.take());
+        self.writer
+            .take()
+            .expect("joined once")
+            .join()
+            .map_err(|_| ftp::Error::Protocol("the upload writer panicked".into()))
+    }
+}
+
 struct FtpUpload {
     conn: Pooled,
-    data: Option<DataConn>,
+    data: Option<WriteBehind>,
     /// Where the bytes go: the file itself, or a temporary name beside it.
     path: String,
     start: u64,
@@ -609,22 +681,34 @@ impl FtpUpload {
 
 impl Upload for FtpUpload {
     fn write(&mut self, buf: &[u8]) -> Result<()> {
-        let Some(data) = self.data.as_mut() else {
+        let Some(w) = self.data.as_mut() else {
             return Err(Error::new(libc::EIO, "upload already ended"));
         };
-        if let Err(e) = data.write_all(buf) {
-            let e = ftp::Error::from_io(e, "upload");
-            if let Some(data) = self.data.take() {
-                let _ = self.conn.control().finish_upload(data);
-            }
-            self.discard_temp();
-            return Err(Error::from_ftp(Op::Write, &e));
+        if w.send(buf) {
+            return Ok(());
         }
-        Ok(())
+        // The writer stopped: its error, after the server's verdict.
+        let w = self.data.take().expect("checked above");
+        let e = match w.end() {
+            Ok((data, r)) => {
+                let e = r.err().map_or_else(
+                    || ftp::Error::Protocol("the upload writer stopped".into()),
+                    |e| ftp::Error::from_io(e, "upload"),
+                );
+                let _ = self.conn.control().finish_upload(data);
+                e
+            }
+            Err(e) => {
+                self.conn.control().mark_broken();
+                e
+            }
+        };
+        self.discard_temp();
+        Err(Error::from_ftp(Op::Write, &e))
     }
 
     fn written(&self) -> u64 {
-        self.data.as_ref().map_or(0, |d| d.bytes())
+        self.data.as_ref().map_or(0, |w| w.queued)
     }
 
     fn set_mode(&mut self, mode: u32) {
@@ -632,11 +716,21 @@ impl Upload for FtpUpload {
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        let data = self
+        let w = self
             .data
             .take()
             .ok_or_else(|| Error::new(libc::EIO, "upload already failed"))?;
-        let r = self.complete(data);
+        let r = match w.end() {
+            Ok((data, Ok(()))) => self.complete(data),
+            Ok((data, Err(e))) => {
+                let _ = self.conn.control().finish_upload(data);
+                Err(Error::from_ftp(Op::Write, &ftp::Error::from_io(e, "upload")))
+            }
+            Err(e) => {
+                self.conn.control().mark_broken();
+                Err(Error::from_ftp(Op::Write, &e))
+            }
+        };
         if r.is_err() {
             self.discard_temp();
         }
@@ -646,13 +740,17 @@ impl Upload for FtpUpload {
 
 impl Drop for FtpUpload {
     fn drop(&mut self) {
-        if let Some(data) = self.data.take() {
+        if let Some(w) = self.data.take() {
             warn!(
                 "upload of {} abandoned after {} bytes",
-                self.path,
-                data.bytes()
+                self.path, w.queued
             );
-            let _ = self.conn.control().abort(data);
+            match w.end() {
+                Ok((data, _)) => {
+                    let _ = self.conn.control().abort(data);
+                }
+                Err(_) => self.conn.control().mark_broken(),
+            }
             self.discard_temp();
         }
     }
