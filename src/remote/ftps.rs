@@ -296,7 +296,7 @@ impl Remote for FtpsRemote {
                             replace: Some(spath),
                             mode,
                             keep_temp: false,
-                        }))
+                        }));
                     }
                     // A directory we may not create files in, holding a
                     // file we may write: only an upload in place can work.
@@ -724,7 +724,10 @@ impl Upload for FtpUpload {
             Ok((data, Ok(()))) => self.complete(data),
             Ok((data, Err(e))) => {
                 let _ = self.conn.control().finish_upload(data);
-                Err(Error::from_ftp(Op::Write, &ftp::Error::from_io(e, "upload")))
+                Err(Error::from_ftp(
+                    Op::Write,
+                    &ftp::Error::from_io(e, "upload"),
+                ))
             }
             Err(e) => {
                 self.conn.control().mark_broken();
@@ -741,10 +744,7 @@ impl Upload for FtpUpload {
 impl Drop for FtpUpload {
     fn drop(&mut self) {
         if let Some(w) = self.data.take() {
-            warn!(
-                "upload of {} abandoned after {} bytes",
-                self.path, w.queued
-            );
+            warn!("upload of {} abandoned after {} bytes", self.path, w.queued);
             match w.end() {
                 Ok((data, _)) => {
                     let _ = self.conn.control().abort(data);
