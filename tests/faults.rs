@@ -20,16 +20,7 @@ const BODY: &[u8] = b"the new contents";
 
 /// A remote with one pooled connection (logged in already), uploads atomic.
 fn remote(srv: &FakeServer) -> (FtpsRemote, Arc<Pool>) {
-    let opts = srv.options();
-    let first = Control::open(&opts, USER, PASSWORD)
-        .unwrap_or_else(|e| panic!("login: {e}\n{}", srv.report()));
-    let features = first.features().clone();
-    let login = Login {
-        user: USER.into(),
-        password: Password::new(PASSWORD.into()),
-    };
-    let pool = Pool::new(opts, login, 1, Some(first));
-    (FtpsRemote::new(pool.clone(), &features, "", true), pool)
+    remote_with_timeout(srv, srv.options().timeout)
 }
 
 /// Uploads `BODY` over `/f` and returns what `finish` said.
@@ -117,28 +108,38 @@ fn a_cut_upload_is_removed_and_reported() {
     assert!(!t.saw("RNFR"), "renamed a cut upload:\n{t}");
 }
 
+/// An upload whose rename over `/f` the server refuses (`refusal`), so
+/// that the client removes `/f` and renames again: `last` answers that.
+fn serve_rename_over_refused(s: &mut Session, refusal: &str, last: &str) -> Res {
+    s.login(&["SIZE"])?;
+    let temp = serve_temp_upload(s)?;
+    s.expect(&format!("SIZE {temp}"))?;
+    s.send(&format!("213 {}", BODY.len()))?;
+    s.expect_prefix("SITE CHMOD")?;
+    s.send("500 Unknown SITE command.")?;
+    s.expect(&format!("RNFR {temp}"))?;
+    s.send("350 Ready for RNTO.")?;
+    s.expect("RNTO /f")?;
+    s.send(refusal)?;
+    s.expect("SIZE /f")?;
+    s.send("213 5")?;
+    s.expect("DELE /f")?;
+    s.send("250 Deleted.")?;
+    s.expect(&format!("RNFR {temp}"))?;
+    s.send("350 Ready for RNTO.")?;
+    s.expect("RNTO /f")?;
+    s.send(last)?;
+    s.quit()
+}
+
 #[test]
 fn a_server_refusing_rename_over_a_file_gets_the_file_removed_first() {
     let srv = FakeServer::start(|s| {
-        s.login(&["SIZE"])?;
-        let temp = serve_temp_upload(s)?;
-        s.expect(&format!("SIZE {temp}"))?;
-        s.send(&format!("213 {}", BODY.len()))?;
-        s.expect_prefix("SITE CHMOD")?;
-        s.send("500 Unknown SITE command.")?;
-        s.expect(&format!("RNFR {temp}"))?;
-        s.send("350 Ready for RNTO.")?;
-        s.expect("RNTO /f")?;
-        s.send("553 Rename failed: file exists.")?;
-        s.expect("SIZE /f")?;
-        s.send("213 5")?;
-        s.expect("DELE /f")?;
-        s.send("250 Deleted.")?;
-        s.expect(&format!("RNFR {temp}"))?;
-        s.send("350 Ready for RNTO.")?;
-        s.expect("RNTO /f")?;
-        s.send("250 Rename successful.")?;
-        s.quit()
+        serve_rename_over_refused(
+            s,
+            "553 Rename failed: file exists.",
+            "250 Rename successful.",
+        )
     });
     upload(&srv).unwrap_or_else(|e| panic!("{e:?}\n{}", srv.report()));
     srv.finish();
@@ -147,25 +148,7 @@ fn a_server_refusing_rename_over_a_file_gets_the_file_removed_first() {
 #[test]
 fn when_the_file_was_removed_but_the_rename_still_fails_the_new_contents_stay() {
     let srv = FakeServer::start(|s| {
-        s.login(&["SIZE"])?;
-        let temp = serve_temp_upload(s)?;
-        s.expect(&format!("SIZE {temp}"))?;
-        s.send(&format!("213 {}", BODY.len()))?;
-        s.expect_prefix("SITE CHMOD")?;
-        s.send("200 ok")?;
-        s.expect(&format!("RNFR {temp}"))?;
-        s.send("350 Ready for RNTO.")?;
-        s.expect("RNTO /f")?;
-        s.send("550 Rename failed.")?;
-        s.expect("SIZE /f")?;
-        s.send("213 5")?;
-        s.expect("DELE /f")?;
-        s.send("250 Deleted.")?;
-        s.expect(&format!("RNFR {temp}"))?;
-        s.send("350 Ready for RNTO.")?;
-        s.expect("RNTO /f")?;
-        s.send("550 Rename failed again.")?;
-        s.quit()
+        serve_rename_over_refused(s, "550 Rename failed.", "550 Rename failed again.")
     });
     let err = upload(&srv).expect_err("the rename failed");
     assert_ne!(err.errno, 0);
