@@ -143,6 +143,13 @@ fn syslog_level(line: &[u8]) -> libc::c_int {
 /// Blocks SIGTERM, SIGINT and SIGHUP in this thread and every thread it
 /// starts afterwards, so that only [`stop_on_signal`]'s thread gets them.
 pub fn block_stop_signals() {
+    let set = stop_signals();
+    // SAFETY: a valid, initialised signal set.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+/// SIGTERM, SIGINT and SIGHUP as a signal set.
+fn stop_signals() -> libc::sigset_t {
     // SAFETY: the set is initialised by sigemptyset before use.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -150,7 +157,7 @@ pub fn block_stop_signals() {
         for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
             libc::sigaddset(&mut set, s);
         }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
     }
 }
 
@@ -167,15 +174,9 @@ pub fn stop_on_signal(mountpoint: PathBuf) {
             let mut first = true;
             loop {
                 let mut sig: libc::c_int = 0;
-                // SAFETY: as in block_stop_signals; sig is a valid out pointer.
-                let r = unsafe {
-                    let mut set: libc::sigset_t = std::mem::zeroed();
-                    libc::sigemptyset(&mut set);
-                    for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-                        libc::sigaddset(&mut set, s);
-                    }
-                    libc::sigwait(&set, &mut sig)
-                };
+                let set = stop_signals();
+                // SAFETY: a valid signal set and out pointer.
+                let r = unsafe { libc::sigwait(&set, &mut sig) };
                 if r != 0 {
                     return;
                 }
