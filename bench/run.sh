@@ -40,6 +40,8 @@ if [ "$quick" = yes ]; then
 else
   size_mib=1024; par_mib=256; ls_dirs=100; op_timeout=600
 fi
+# stall_s: a file read that reads no byte for this long is hung (it fails then)
+stall_s=60
 ls_per_dir=100; small_n=1000; small_kib=4; nreaders=4
 delay_ms=10 # one-way: 20 ms round trip through bench/delayproxy.py
 
@@ -92,6 +94,30 @@ timed() {
   local t0=$EPOCHREALTIME rc=0
   "$@" || rc=$?
   T=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+  return $rc
+}
+# watched CMD...: runs CMD bounded by op_timeout, and kills it (SIGTERM)
+# once its read count (/proc/PID/io rchar) has not moved for stall_s seconds,
+# so that a hung read fails in a minute rather than after op_timeout. The
+# watchdog is a separate process: it adds nothing to CMD's timing.
+watched() {
+  local pid dog rc=0
+  "$@" &
+  pid=$!
+  (
+    last=-1; idle=0
+    for ((i = 0; i < op_timeout; i++)); do
+      sleep 1
+      now=$(awk '$1 == "rchar:" { print $2 }' "/proc/$pid/io" 2>/dev/null) || exit 0
+      [ -n "$now" ] || exit 0
+      if [ "$now" = "$last" ]; then idle=$((idle + 1)); else idle=0; last=$now; fi
+      [ "$idle" -ge "$stall_s" ] && break
+    done
+    kill -TERM "$pid" 2>/dev/null
+  ) &
+  dog=$!
+  wait "$pid" || rc=$?
+  kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
   return $rc
 }
 record() { echo "$2" >>"$raw/$1"; }   # KEY VALUE ("FAIL" for a failed run)
@@ -268,7 +294,7 @@ t_read() { # cold (page cache dropped, fresh mount/process) then warm
   else
     mount_peer "$peer" "$srv" lo || { record "$k.read_cold" FAIL; record "$k.read_warm" FAIL; return 0; }
     drop_caches; warm_session "$srv" "$peer"
-    ok=no; timed timeout "$op_timeout" cp "$mnt/big.bin" "$shm/out.bin" && [ "$(sha "$shm/out.bin")" = "$src_sha" ] && ok=yes
+    ok=no; timed watched cp "$mnt/big.bin" "$shm/out.bin" && [ "$(sha "$shm/out.bin")" = "$src_sha" ] && ok=yes
   fi
   if [ $ok = yes ]; then record "$k.read_cold" "$(rate "$size_mib" "$T")"
   else record "$k.read_cold" FAIL; log "$srv $peer: cold read FAILED"; fi
@@ -276,7 +302,7 @@ t_read() { # cold (page cache dropped, fresh mount/process) then warm
   if [ "$peer" = curl ]; then
     ok=no; timed curl_ftp "$srv" lo -o "$shm/out.bin" URL/big.bin && [ "$(sha "$shm/out.bin")" = "$src_sha" ] && ok=yes
   else
-    ok=no; timed timeout "$op_timeout" cp "$mnt/big.bin" "$shm/out.bin" && [ "$(sha "$shm/out.bin")" = "$src_sha" ] && ok=yes
+    ok=no; timed watched cp "$mnt/big.bin" "$shm/out.bin" && [ "$(sha "$shm/out.bin")" = "$src_sha" ] && ok=yes
     record "$k.rss" "$(vmhwm_mib "$mpid")"
     umount_peer
   fi
@@ -337,7 +363,7 @@ t_small() { # cat of the small files, fresh mount
   umount_peer
 }
 
-reader() { timeout "$op_timeout" cat "$1" >/dev/null; }
+reader() { watched cat "$1" >/dev/null; }
 t_parallel() { # NREADERS readers of different files at once, cold; curl: one download
   local srv=$1 peer=$2 k=$1.$2 ok=yes pids=() p i
   if [ "$peer" = curl ]; then
