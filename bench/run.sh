@@ -117,7 +117,7 @@ watched() {
   ) &
   dog=$!
   wait "$pid" || rc=$?
-  kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
+  kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null || true
   return $rc
 }
 record() { echo "$2" >>"$raw/$1"; }   # KEY VALUE ("FAIL" for a failed run)
