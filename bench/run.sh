@@ -96,10 +96,24 @@ timed() {
   T=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
   return $rc
 }
-# watched CMD...: runs CMD bounded by op_timeout, and kills it (SIGTERM)
-# once its read count (/proc/PID/io rchar) has not moved for stall_s seconds,
-# so that a hung read fails in a minute rather than after op_timeout. The
-# watchdog is a separate process: it adds nothing to CMD's timing.
+# abort_mount: ends every request pending on $mnt's FUSE connection (a
+# reader of a hung mount may wait on a page lock in the kernel, where no
+# signal reaches it).
+abort_mount() {
+  local dev id
+  [ -d /sys/fs/fuse/connections ] || return 0
+  [ -n "$(ls /sys/fs/fuse/connections)" ] || mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null || true
+  dev=$(stat -c %d "$mnt" 2>/dev/null) || return 0
+  id=$(((dev & 0xff) | ((dev >> 12) & 0xfff00)))
+  [ -e "/sys/fs/fuse/connections/$id/abort" ] && echo 1 >"/sys/fs/fuse/connections/$id/abort"
+  log "aborted the FUSE connection of $mnt: a read there was hung"
+}
+
+# watched CMD...: runs CMD bounded by op_timeout; once its read count
+# (/proc/PID/io rchar) has not moved for stall_s seconds it is hung: it gets
+# SIGTERM and the mount's FUSE connection is aborted, so that a hung read
+# fails in a minute rather than after op_timeout. The watchdog is a separate
+# process: it adds nothing to CMD's timing.
 watched() {
   local pid dog rc=0
   "$@" &
@@ -114,6 +128,8 @@ watched() {
       [ "$idle" -ge "$stall_s" ] && break
     done
     kill -TERM "$pid" 2>/dev/null
+    sleep 2
+    kill -0 "$pid" 2>/dev/null && abort_mount
   ) &
   dog=$!
   wait "$pid" || rc=$?
