@@ -94,6 +94,9 @@ pub struct MountConfig {
     pub atomic_upload: bool,
     /// `keepalive=SECS`: NOOP on connections idle that long (0: off).
     pub keepalive: Duration,
+    /// `time_offset=[+-]HH[:MM]`: seconds the server's LIST times are ahead
+    /// of UTC.
+    pub time_offset: i64,
     /// `log_file=PATH`: the log goes there (appended) instead of to syslog
     /// (in the background) or stderr (with `-f`).
     pub log_file: Option<PathBuf>,
@@ -134,6 +137,7 @@ impl MountConfig {
             walk_ahead: None,
             atomic_upload: true,
             keepalive: Duration::ZERO,
+            time_offset: 0,
             log_file: None,
         }
     }

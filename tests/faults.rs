@@ -551,3 +551,58 @@ fn a_lost_connection_is_replaced_with_a_pause_before_the_last_try() {
         .count();
     assert_eq!(reconnects, 2, "{t}");
 }
+
+/// A LIST-only server's file times are coarse (here only the date): each
+/// file's exact time comes from `MDTM`, all the commands sent before the
+/// first reply (pipelined: the script reads three commands before it
+/// answers one, so a client waiting for each reply would hang here and
+/// fail). A file whose MDTM is refused keeps its LIST time, directories
+/// keep theirs, and `time_offset` moves only LIST times.
+#[test]
+fn list_only_servers_give_exact_file_times_through_pipelined_mdtm() {
+    let srv = FakeServer::start(|s| {
+        s.login(&["MDTM", "SIZE"])?;
+        s.expect("CWD /d")?;
+        s.send("250 Directory successfully changed.")?;
+        let d = s.passive()?;
+        s.expect("LIST -a")?;
+        s.send("150 Here comes the directory listing.")?;
+        let mut data = d.accept_tls()?;
+        data.write_all(
+            b"-rw-r--r-- 1 u g 5 Jan  1  2020 a\r\n\
+              -rw-r--r-- 1 u g 5 Mar  4  2021 b\r\n\
+              drwxr-xr-x 2 u g 4096 Jan  1  2020 sub\r\n\
+              -rw-r--r-- 1 u g 5 Jan  1  2020 c\r\n",
+        )?;
+        data.finish()?;
+        s.send("226 Directory send OK.")?;
+        for f in ["a", "b", "c"] {
+            s.expect(&format!("MDTM /d/{f}"))?;
+        }
+        s.send("213 20200101123456")?;
+        s.send("550 Could not get file modification time.")?;
+        s.send("213 20200101235959")?;
+        s.quit()
+    });
+    let (remote, pool) = remote(&srv);
+    let remote = remote.with_time_offset(2 * 3600);
+    let entries = remote
+        .list("/d")
+        .unwrap_or_else(|e| panic!("list: {e:?}\n{}", srv.report()));
+    pool.close_idle();
+    srv.finish();
+    let time = |name: &str| {
+        let e = entries.iter().find(|e| e.name == name).unwrap();
+        e.mtime
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    // 2020-01-01 12:34:56 and 23:59:59 UTC, from MDTM: never moved.
+    assert_eq!(time("a"), 1_577_882_096);
+    assert_eq!(time("c"), 1_577_923_199);
+    // LIST dates (00:00 server time, 2 h ahead of UTC).
+    assert_eq!(time("b"), 1_614_816_000 - 7200);
+    assert_eq!(time("sub"), 1_577_836_800 - 7200);
+}

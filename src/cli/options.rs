@@ -80,6 +80,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         help: "send NOOP on pooled connections idle that long, 0-86400 (default 0: off)",
     },
     OptionDoc {
+        key: "time_offset",
+        value: "[+-]HH[:MM]",
+        help: "the server's LIST times are in this zone (LIST-only servers; default +00:00, UTC)",
+    },
+    OptionDoc {
         key: "dir_cache_ttl",
         value: "SECS",
         help: "how long a directory listing is reused, 0-86400 (default 60)",
@@ -200,6 +205,24 @@ fn number<T: std::str::FromStr + PartialOrd + Copy>(
     }
 }
 
+/// `[+-]H[H][:MM]` (a zone's offset from UTC) in seconds, within ±24 h.
+fn parse_offset(v: &str) -> Option<i64> {
+    let (sign, rest) = match v.as_bytes().first()? {
+        b'-' => (-1, &v[1..]),
+        b'+' => (1, &v[1..]),
+        _ => (1, v),
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "00"));
+    let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !digits(h, 1..=2) || !digits(m, 2..=2) {
+        return None;
+    }
+    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(sign * (h * 3600 + m * 60))
+}
+
 /// Applies one comma-separated `-o` string.
 pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> {
     for opt in opts.split(',').filter(|o| !o.is_empty()) {
@@ -277,6 +300,14 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
             "walk_ahead" => cfg.walk_ahead = Some(number(key, need()?, 0usize, 64)?),
             "log_file" => cfg.log_file = Some(PathBuf::from(need()?)),
             "keepalive" => cfg.keepalive = Duration::from_secs(number(key, need()?, 0u64, 86_400)?),
+            "time_offset" => {
+                let v = need()?;
+                cfg.time_offset = parse_offset(v).ok_or_else(|| {
+                    CliError::usage(format!(
+                        "bad value for option time_offset: {v:?} ([+-]HH[:MM], e.g. +02:00 or -5)"
+                    ))
+                })?
+            }
             "atomic_upload" => {
                 cfg.atomic_upload = match value.unwrap_or("on") {
                     "on" | "yes" | "1" => true,
@@ -321,6 +352,39 @@ mod tests {
             "before_auth",
         ] {
             assert!(apply_options(&mut cfg(), bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn time_offsets_are_zones() {
+        for (v, secs) in [
+            ("+02:00", 7200),
+            ("-5", -18_000),
+            ("05:30", 19_800),
+            ("-00:30", -1800),
+            ("+0", 0),
+        ] {
+            let mut c = cfg();
+            apply_options(&mut c, &format!("time_offset={v}")).unwrap();
+            assert_eq!(c.time_offset, secs, "{v}");
+        }
+        for bad in [
+            "",
+            "+",
+            "24",
+            "+1:5",
+            "+1:60",
+            "2h",
+            "+123",
+            "1:00:00",
+            "time_offset",
+        ] {
+            let o = if bad == "time_offset" {
+                bad.to_string()
+            } else {
+                format!("time_offset={bad}")
+            };
+            assert!(apply_options(&mut cfg(), &o).is_err(), "{bad}");
         }
     }
 
@@ -385,6 +449,7 @@ mod tests {
             "OCTAL" => "027".into(),
             "NAME" => "backup".into(),
             "private|clear" => "clear".into(),
+            "[+-]HH[:MM]" => "-05:30".into(),
             other => panic!("no sample for value kind {other:?} of {}", doc.key),
         };
         format!("{}={v}", doc.key)

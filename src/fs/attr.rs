@@ -3,6 +3,7 @@
 use super::inode::ROOT;
 use crate::remote::{Entry, Kind};
 use fuser::{FileAttr, FileType, INodeNo};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Block size reported in `st_blksize`: big, so tools use big buffers.
@@ -21,10 +22,15 @@ pub struct Owner {
     pub read_only: bool,
 }
 
-/// Attributes of a listed entry.
+/// Attributes of a listed entry. A directory's link count is always 1,
+/// "not known" (as on btrfs): FTP listings do not count subdirectories,
+/// tools that use the count to skip leaf directories (find, Perl's
+/// File::Find) then never skip one, and the count never changes with what
+/// happens to be cached (backup tools store it: a count that changed would
+/// make every directory look changed).
 pub fn from_entry(ino: u64, e: &Entry, owner: &Owner) -> FileAttr {
     let (kind, default_mode, nlink) = match e.kind {
-        Kind::Dir => (FileType::Directory, 0o755, 2),
+        Kind::Dir => (FileType::Directory, 0o755, 1),
         Kind::File => (FileType::RegularFile, 0o644, 1),
         Kind::Symlink => (FileType::Symlink, 0o777, 1),
     };
@@ -56,15 +62,17 @@ pub fn from_entry(ino: u64, e: &Entry, owner: &Owner) -> FileAttr {
     }
 }
 
-/// Attributes of the mount root (FTP has no way to stat it).
+/// Attributes of the mount root (FTP has no way to stat it): its time is
+/// when the mount started, the same at every stat.
 pub fn root(owner: &Owner) -> FileAttr {
+    static MOUNTED: OnceLock<SystemTime> = OnceLock::new();
     from_entry(
         ROOT,
         &Entry {
             name: String::new(),
             kind: Kind::Dir,
             size: 0,
-            mtime: Some(SystemTime::now()),
+            mtime: Some(*MOUNTED.get_or_init(SystemTime::now)),
             mode: None,
             target: None,
         },

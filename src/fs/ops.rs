@@ -465,7 +465,7 @@ impl Core {
     /// Entries of an open directory from index `offset`: (ino, next offset, kind, name).
     pub fn readdir(&self, ino: u64, fh: u64, offset: u64) -> Result<Vec<(u64, u64, Kind, String)>> {
         Ok(self
-            .dir_entries(ino, fh, offset)?
+            .dir_entries(ino, fh, offset, false)?
             .into_iter()
             .map(|d| (d.ino, d.next, d.entry.map_or(Kind::Dir, |e| e.kind), d.name))
             .collect())
@@ -481,7 +481,7 @@ impl Core {
         fh: u64,
         offset: u64,
     ) -> Result<Vec<(FileAttr, u64, String)>> {
-        let entries = self.dir_entries(ino, fh, offset)?;
+        let entries = self.dir_entries(ino, fh, offset, true)?;
         let mut out = Vec::with_capacity(entries.len());
         for DirSlot {
             ino,
@@ -514,15 +514,17 @@ impl Core {
     }
 
     /// `.`, `..` (without entry) and the listing of an open directory, from
-    /// index `offset`.
-    fn dir_entries(&self, ino: u64, fh: u64, offset: u64) -> Result<Vec<DirSlot>> {
+    /// index `offset`. With `hold`, the entries' inodes are held in the
+    /// table (readdirplus: the kernel counts lookups of them); plain
+    /// readdir only shows their numbers.
+    fn dir_entries(&self, ino: u64, fh: u64, offset: u64, hold: bool) -> Result<Vec<DirSlot>> {
         let path = self.path(ino)?;
         let listing = lock(&self.dirs).get(&fh).cloned().ok_or_else(enoent)?;
         let mut inodes = lock(&self.inodes);
         let parent = if ino == ROOT {
             ROOT
         } else {
-            inodes.ino(split(&path).0, false)
+            inodes.peek(split(&path).0)
         };
         let dots = [
             (ino, ".".to_string(), None),
@@ -535,10 +537,10 @@ impl Core {
             .enumerate()
             .skip(offset as usize)
             .map(|(i, (ino, name, entry))| DirSlot {
-                ino: if entry.is_some() {
-                    inodes.ino(&join(&path, &name), false)
-                } else {
-                    ino
+                ino: match (&entry, hold) {
+                    (Some(_), true) => inodes.ino(&join(&path, &name), false),
+                    (Some(_), false) => inodes.peek(&join(&path, &name)),
+                    (None, _) => ino,
                 },
                 next: i as u64 + 1,
                 name,
@@ -858,6 +860,28 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(1_577_836_800);
         let a = c.setattr(attr.ino.0, None, None, Some(t), None).unwrap();
         assert_eq!(a.mtime, t);
+    }
+
+    #[test]
+    fn directory_links_stay_1_whatever_is_cached() {
+        let (c, mem) = core();
+        for d in ["/d", "/d/a", "/d/b"] {
+            mem.mkdir(d).unwrap();
+        }
+        mem.put("/d/f", b"x");
+        let d = c.lookup(ROOT, "d").unwrap();
+        assert_eq!(d.nlink, 1);
+        let fh = c.opendir(d.ino.0).unwrap();
+        let plus = c.readdirplus(d.ino.0, fh, 0).unwrap();
+        assert_eq!(c.getattr(d.ino.0).unwrap().nlink, 1, "once listed");
+        let f = plus.iter().find(|(_, _, n)| n == "f").unwrap();
+        assert_eq!((f.0.nlink, f.0.blocks, f.0.blksize), (1, 1, 1 << 20));
+        // Inode numbers are the stable ones, the same in readdir and lookup.
+        let plain = c.readdir(d.ino.0, fh, 0).unwrap();
+        let a_ino = plain.iter().find(|e| e.3 == "a").unwrap().0;
+        assert_eq!(c.lookup(d.ino.0, "a").unwrap().ino.0, a_ino);
+        assert_eq!(a_ino, super::super::inode::stable_ino("/d/a"));
+        c.releasedir(fh);
     }
 
     #[test]

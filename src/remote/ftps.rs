@@ -31,6 +31,11 @@ pub struct FtpsRemote {
     atomic: bool,
     /// Times set through this mount, shown where a listing is coarser.
     set_times: SetTimes,
+    /// The server answers `MDTM path`: LIST-only servers' coarse file
+    /// times are replaced by exact ones.
+    has_mdtm: bool,
+    /// Seconds the server's LIST times are ahead of UTC (`time_offset=`).
+    time_offset: i64,
 }
 
 impl FtpsRemote {
@@ -49,7 +54,38 @@ impl FtpsRemote {
             append_refused: AtomicBool::new(false),
             atomic,
             set_times: SetTimes::default(),
+            has_mdtm: f.has("MDTM"),
+            time_offset: 0,
         }
+    }
+
+    /// LIST times are the server's local time, `secs` ahead of UTC; only
+    /// times a LIST gave are corrected (MLSD and MDTM are UTC).
+    pub fn with_time_offset(mut self, secs: i64) -> FtpsRemote {
+        self.time_offset = secs;
+        self
+    }
+
+    /// The exact times (MDTM, pipelined) of the files `entries` lists with
+    /// a coarse LIST time, as (index, time); a file the server refused MDTM
+    /// for keeps its LIST time.
+    fn exact_times(&self, dir: &str, entries: &[(Entry, u32)]) -> Result<Vec<(usize, SystemTime)>> {
+        let coarse: Vec<usize> = (0..entries.len())
+            .filter(|&i| entries[i].0.kind == Kind::File && entries[i].1 > 1)
+            .collect();
+        if coarse.is_empty() {
+            return Ok(Vec::new());
+        }
+        let paths: Vec<String> = coarse
+            .iter()
+            .map(|&i| self.server_path(&join(dir, &entries[i].0.name)))
+            .collect();
+        let times = self.call(Op::List, true, |c| c.mdtm_many(&paths))?;
+        Ok(coarse
+            .into_iter()
+            .zip(times)
+            .filter_map(|(i, t)| Some((i, list::parse_mdtm(t.as_deref()?)?)))
+            .collect())
     }
 
     fn server_path(&self, path: &str) -> String {
@@ -194,6 +230,17 @@ fn convert(e: list::ListEntry) -> Entry {
     }
 }
 
+/// `t` moved by `secs` seconds (either way).
+fn shift(t: SystemTime, secs: i64) -> SystemTime {
+    let d = Duration::from_secs(secs.unsigned_abs());
+    let moved = if secs >= 0 {
+        t.checked_add(d)
+    } else {
+        t.checked_sub(d)
+    };
+    moved.unwrap_or(t)
+}
+
 /// `YYYYMMDDHHMMSS` in UTC.
 pub fn ftp_timestamp(t: SystemTime) -> String {
     let secs = t
@@ -244,12 +291,28 @@ impl Remote for FtpsRemote {
         for e in errors.iter().take(5) {
             warn!("{dir}: unparsed listing line: {e}");
         }
-        Ok(parsed
+        let mut entries: Vec<(Entry, u32)> = parsed
             .entries
             .into_iter()
             .map(|e| {
                 let step = e.mtime_step;
-                let mut entry = convert(e);
+                (convert(e), step)
+            })
+            .collect();
+        if !mlsd {
+            for (e, _) in &mut entries {
+                e.mtime = e.mtime.map(|t| shift(t, -self.time_offset));
+            }
+            if self.has_mdtm {
+                for (i, t) in self.exact_times(dir, &entries)? {
+                    entries[i].0.mtime = Some(t);
+                    entries[i].1 = 1;
+                }
+            }
+        }
+        Ok(entries
+            .into_iter()
+            .map(|(mut entry, step)| {
                 if let Some(t) = entry.mtime {
                     let path = join(dir, &entry.name);
                     entry.mtime = Some(self.set_times.refine(&path, t, step));

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 /// A live ftpsfs mount; unmounted on drop.
 pub struct Mount {
-    _dir: tempfile::TempDir,
+    /// The temporary mount point, when the mount made it.
+    _dir: Option<tempfile::TempDir>,
     /// The mount point.
     pub path: PathBuf,
     /// What `ftpsfs` printed on stderr while mounting.
@@ -66,12 +67,29 @@ pub fn is_mounted(path: &Path) -> bool {
 impl Mount {
     /// Mounts `server` with the default test options plus `extra`.
     pub fn new(server: &TestServer, extra: &[&str]) -> Mount {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        Mount::test_mount(server, extra, path, Some(dir))
+    }
+
+    /// Like [`Mount::new`], on the existing empty directory `path` (a
+    /// remount at the same place, as backup tools need).
+    pub fn at(server: &TestServer, extra: &[&str], path: &Path) -> Mount {
+        Mount::test_mount(server, extra, path.to_path_buf(), None)
+    }
+
+    fn test_mount(
+        server: &TestServer,
+        extra: &[&str],
+        path: PathBuf,
+        dir: Option<tempfile::TempDir>,
+    ) -> Mount {
         let mut opts = vec![
             format!("cafile={}", server.cert.display()),
             format!("password_file={}", server.password_file.display()),
         ];
         opts.extend(extra.iter().map(|s| s.to_string()));
-        match Mount::with_options(&server.url(), &opts.join(",")) {
+        match Mount::mount(&server.url(), &opts.join(","), path, dir) {
             Ok(m) => m,
             Err(f) => panic!("mount failed ({:?}): {}", f.code, f.stderr),
         }
@@ -81,6 +99,15 @@ impl Mount {
     pub fn with_options(url: &str, opts: &str) -> Result<Mount, Failed> {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().to_path_buf();
+        Mount::mount(url, opts, path, Some(dir))
+    }
+
+    fn mount(
+        url: &str,
+        opts: &str,
+        path: PathBuf,
+        dir: Option<tempfile::TempDir>,
+    ) -> Result<Mount, Failed> {
         let out = run_bounded(
             Command::new(env!("CARGO_BIN_EXE_ftpsfs"))
                 .arg(url)
