@@ -89,7 +89,7 @@ impl Mount {
             format!("password_file={}", server.password_file.display()),
         ];
         opts.extend(extra.iter().map(|s| s.to_string()));
-        match Mount::mount(&server.url(), &opts.join(","), path, dir) {
+        match Mount::start(&server.url(), &opts.join(","), path, dir) {
             Ok(m) => m,
             Err(f) => panic!("mount failed ({:?}): {}", f.code, f.stderr),
         }
@@ -99,10 +99,10 @@ impl Mount {
     pub fn with_options(url: &str, opts: &str) -> Result<Mount, Failed> {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().to_path_buf();
-        Mount::mount(url, opts, path, Some(dir))
+        Mount::start(url, opts, path, Some(dir))
     }
 
-    fn mount(
+    fn start(
         url: &str,
         opts: &str,
         path: PathBuf,
