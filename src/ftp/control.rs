@@ -23,7 +23,7 @@ pub const DATA_CONNECTION: &str = "data connection";
 /// Commands sent ahead of their replies, at most ([`Control::mdtm_many`]):
 /// their replies (about 30 bytes each) fit in any socket buffer, so neither
 /// side can block the other.
-pub const PIPELINE: usize = 64;
+pub const PIPELINE: usize = 128;
 
 /// How TLS starts on the control connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
