@@ -94,6 +94,8 @@ pub struct MountConfig {
     pub atomic_upload: bool,
     /// `keepalive=SECS`: NOOP on connections idle that long (0: off).
     pub keepalive: Duration,
+    /// `follow_symlinks`: symlinks are shown as what they point to.
+    pub follow_symlinks: bool,
     /// `log_file=PATH`: the log goes there (appended) instead of to syslog
     /// (in the background) or stderr (with `-f`).
     pub log_file: Option<PathBuf>,
@@ -134,6 +136,7 @@ impl MountConfig {
             walk_ahead: None,
             atomic_upload: true,
             keepalive: Duration::ZERO,
+            follow_symlinks: false,
             log_file: None,
         }
     }
