@@ -216,9 +216,7 @@ mod tests {
         t
     }
 
-    fn lister(
-        t: &HashMap<String, Vec<Entry>>,
-    ) -> impl FnMut(&str) -> Result<Arc<Vec<Entry>>> + '_ {
+    fn lister(t: &HashMap<String, Vec<Entry>>) -> impl FnMut(&str) -> Result<Arc<Vec<Entry>>> + '_ {
         move |d| {
             t.get(d)
                 .map(|l| Arc::new(l.clone()))
@@ -305,8 +303,10 @@ mod tests {
     fn listing_errors_other_than_absence_are_returned() {
         let e = resolve("/a", "b/c", |_| Err(Error::new(libc::EIO, "cut"))).unwrap_err();
         assert_eq!(e.errno, libc::EIO);
-        assert!(resolve("/a", "b/c", |_| Err(Error::new(libc::EACCES, "no")))
-            .unwrap()
-            .is_none());
+        assert!(
+            resolve("/a", "b/c", |_| Err(Error::new(libc::EACCES, "no")))
+                .unwrap()
+                .is_none()
+        );
     }
 }

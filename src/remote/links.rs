@@ -91,11 +91,7 @@ pub fn mount_target(base: &str, dir: &str, target: &str) -> String {
     }
     let inside = &target_parts[base_parts.len()..];
     let from = parts(dir);
-    let common = from
-        .iter()
-        .zip(inside)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let common = from.iter().zip(inside).take_while(|(a, b)| a == b).count();
     let mut rel: Vec<&str> = vec![".."; from.len() - common];
     rel.extend(inside[common..].iter().map(String::as_str));
     if rel.is_empty() {
