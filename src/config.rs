@@ -97,6 +97,8 @@ pub struct MountConfig {
     /// `time_offset=[+-]HH[:MM]`: seconds the server's LIST times are ahead
     /// of UTC.
     pub time_offset: i64,
+    /// `follow_symlinks`: symlinks are shown as what they point to.
+    pub follow_symlinks: bool,
     /// `log_file=PATH`: the log goes there (appended) instead of to syslog
     /// (in the background) or stderr (with `-f`).
     pub log_file: Option<PathBuf>,
@@ -138,6 +140,7 @@ impl MountConfig {
             atomic_upload: true,
             keepalive: Duration::ZERO,
             time_offset: 0,
+            follow_symlinks: false,
             log_file: None,
         }
     }

@@ -217,6 +217,7 @@ fn build_fs(cfg: &MountConfig, remote: Arc<FtpsRemote>) -> FtpsFs {
             read_only: cfg.read_only,
             // Leave one pooled connection for what the user is waiting on.
             walk_ahead: cfg.walk_ahead.unwrap_or(cfg.connections.saturating_sub(1)),
+            follow_symlinks: cfg.follow_symlinks,
         },
     );
     FtpsFs::new(core, cfg.connections.max(2) * 2)

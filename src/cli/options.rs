@@ -100,6 +100,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         help: "replace a file by uploading to a temporary name, then renaming (default on)",
     },
     OptionDoc {
+        key: "follow_symlinks",
+        value: "",
+        help: "show symlinks as the files and directories they point to",
+    },
+    OptionDoc {
         key: "active",
         value: "",
         help: "active mode: the server connects to us for data (PORT/EPRT)",
@@ -285,6 +290,7 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
                     }
                 }
             }
+            "follow_symlinks" if value.is_none() => cfg.follow_symlinks = true,
             "active" => cfg.active = true,
             "passive" => cfg.active = false,
             "cert" => cfg.cert = Some(PathBuf::from(need()?)),
@@ -400,8 +406,9 @@ mod tests {
         assert!(c.read_only && c.allow_other && c.debug);
         assert_eq!((c.uid, c.gid, c.umask), (Some(7), Some(8), Some(0o22)));
         assert!(!c.clear_data && !c.active && !c.protect_before_login);
-        apply_options(&mut c, "data_protection=clear,active,cert=/c,key=/k,before_auth=HOST ftp.example,before_auth=SITE X,protect_before_login").unwrap();
-        assert!(c.clear_data && c.active && c.protect_before_login);
+        assert!(!c.follow_symlinks);
+        apply_options(&mut c, "data_protection=clear,active,cert=/c,key=/k,before_auth=HOST ftp.example,before_auth=SITE X,protect_before_login,follow_symlinks").unwrap();
+        assert!(c.clear_data && c.active && c.protect_before_login && c.follow_symlinks);
         assert_eq!((c.cert, c.key), (Some("/c".into()), Some("/k".into())));
         assert_eq!(c.before_auth, ["HOST ftp.example", "SITE X"]);
     }

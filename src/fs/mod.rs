@@ -7,6 +7,7 @@ pub mod ahead;
 pub mod attr;
 pub mod handle;
 pub mod inode;
+pub mod links;
 pub mod ops;
 pub mod workers;
 

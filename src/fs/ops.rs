@@ -5,6 +5,7 @@ use super::ahead::{Ahead, SMALL_FILE};
 use super::attr::{self, Owner};
 use super::handle::{Handle, State};
 use super::inode::{InodeTable, ROOT};
+use super::links;
 use crate::cache::contents::Contents;
 use crate::cache::listings::Listings;
 use crate::cache::DirCache;
@@ -24,6 +25,8 @@ pub struct FsOptions {
     pub read_only: bool,
     /// Threads working ahead of a tree walk (0: none), see [`super::ahead`].
     pub walk_ahead: usize,
+    /// Show symlinks as what they point to, see [`super::links`].
+    pub follow_symlinks: bool,
 }
 
 /// Bytes of small files fetched ahead that are kept.
@@ -126,14 +129,21 @@ impl Core {
     }
 
     fn entry(&self, path: &str) -> Result<Entry> {
+        self.entry_at(path).map(|(_, e)| e)
+    }
+
+    /// The entry shown at `path`, and the path of what it shows: `path`
+    /// itself, or where a symlink followed ([`FsOptions::follow_symlinks`])
+    /// leads.
+    fn entry_at(&self, path: &str) -> Result<(String, Entry)> {
         let (dir, name) = split(path);
         if let Some(e) = self.listing(dir)?.iter().find(|e| e.name == name) {
-            return Ok(e.clone());
+            return self.shown(path, e.clone());
         }
         if !lock(&self.created).contains(path) {
             return Err(enoent());
         }
-        Ok(Entry {
+        let e = Entry {
             name: name.to_string(),
             kind: Kind::File,
             size: 0,
@@ -142,7 +152,28 @@ impl Core {
             // after fchmod and chmods again only when the mode differs).
             mode: self.pending_mode(path),
             target: None,
-        })
+        };
+        Ok((path.to_string(), e))
+    }
+
+    /// The listed entry `e` at `path` as the mount shows it: with
+    /// `follow_symlinks`, a symlink that leads to a file or directory of
+    /// the mount is shown as that (under its own name), and the path
+    /// returned is where it is; anything else is shown as listed.
+    fn shown(&self, path: &str, e: Entry) -> Result<(String, Entry)> {
+        if !self.opts.follow_symlinks || e.kind != Kind::Symlink {
+            return Ok((path.to_string(), e));
+        }
+        let Some(target) = &e.target else {
+            return Ok((path.to_string(), e));
+        };
+        match links::resolve(path, target, |d| self.listing(d))? {
+            Some((real, mut t)) => {
+                t.name = e.name;
+                Ok((real, t))
+            }
+            None => Ok((path.to_string(), e)),
+        }
     }
 
     /// The first answer `f` gives about an open handle; a handle busy with
@@ -289,7 +320,17 @@ impl Core {
 
     /// Sets the size of a file that no handle is writing.
     fn truncate_remote(&self, path: &str, size: u64) -> Result<()> {
-        let current = self.entry(path)?;
+        // Through a followed symlink: the file it leads to.
+        let (real, current) = self.entry_at(path)?;
+        let r = self.truncate_at(&real, current, size);
+        if real != path {
+            self.changed(&real);
+        }
+        r
+    }
+
+    /// Sets the size of the file `current` at `path`.
+    fn truncate_at(&self, path: &str, current: Entry, size: u64) -> Result<()> {
         if current.kind == Kind::Dir {
             return Err(Error::new(libc::EISDIR, path.to_string()));
         }
@@ -340,7 +381,8 @@ impl Core {
         if writable {
             self.writable()?;
         }
-        let e = self.entry(&path)?;
+        // Through a followed symlink: the file it leads to.
+        let (path, e) = self.entry_at(&path)?;
         if e.kind == Kind::Dir {
             return Err(Error::new(libc::EISDIR, path));
         }
@@ -455,7 +497,14 @@ impl Core {
     /// Opens a directory: its listing is read once and kept for readdir.
     pub fn opendir(&self, ino: u64) -> Result<u64> {
         let path = self.path(ino)?;
-        let l = self.listing(&path)?;
+        let mut l = self.listing(&path)?;
+        if self.opts.follow_symlinks && l.iter().any(|e| e.kind == Kind::Symlink) {
+            let shown: Result<Vec<Entry>> = l
+                .iter()
+                .map(|e| self.shown(&join(&path, &e.name), e.clone()).map(|(_, e)| e))
+                .collect();
+            l = Arc::new(shown?);
+        }
         self.ahead.dir_opened(&path);
         let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
         lock(&self.dirs).insert(fh, l);
@@ -615,12 +664,19 @@ impl Core {
         Ok(())
     }
 
-    /// The target of a symlink.
+    /// The target of a symlink. EIO for a symlink whose target the
+    /// server did not tell (in neither MLSD nor LIST).
     pub fn readlink(&self, ino: u64) -> Result<String> {
         let path = self.path(ino)?;
-        self.entry(&path)?
-            .target
-            .ok_or_else(|| Error::new(libc::EINVAL, "not a symlink with a known target"))
+        let e = self.entry(&path)?;
+        match (e.kind, e.target) {
+            (Kind::Symlink, Some(t)) => Ok(t),
+            (Kind::Symlink, None) => Err(Error::new(
+                libc::EIO,
+                format!("{path}: the server did not list this symlink's target"),
+            )),
+            _ => Err(Error::new(libc::EINVAL, format!("{path}: not a symlink"))),
+        }
     }
 }
 
@@ -635,6 +691,10 @@ mod tests {
     }
 
     fn core_ahead(walk_ahead: usize) -> (Core, MemRemote) {
+        core_with(walk_ahead, false)
+    }
+
+    fn core_with(walk_ahead: usize, follow_symlinks: bool) -> (Core, MemRemote) {
         let mem = MemRemote::new();
         let core = Core::new(
             Arc::new(mem.clone()),
@@ -648,6 +708,7 @@ mod tests {
                 },
                 read_only: false,
                 walk_ahead,
+                follow_symlinks,
             },
         );
         (core, mem)
@@ -691,6 +752,71 @@ mod tests {
         assert_eq!(read_all(&c, "f3"), b"new 3");
         assert_eq!(read_all(&c, "f4"), b"old 4");
         assert_eq!(read_all(&c, "f7"), b"old 7");
+    }
+
+    fn kinds(c: &Core, dir: u64) -> Vec<(String, Kind)> {
+        let fh = c.opendir(dir).unwrap();
+        let all = c.readdir(dir, fh, 2).unwrap();
+        c.releasedir(fh);
+        all.into_iter().map(|(_, _, k, n)| (n, k)).collect()
+    }
+
+    #[test]
+    fn symlinks_show_as_symlinks_with_their_targets() {
+        let (c, mem) = core();
+        mem.put("/f", b"hello");
+        mem.symlink("/l", "f");
+        let a = c.lookup(ROOT, "l").unwrap();
+        assert_eq!(a.kind, fuser::FileType::Symlink);
+        assert_eq!(a.size, 1, "the length of the target");
+        assert_eq!(c.readlink(a.ino.0).unwrap(), "f");
+        let f = c.lookup(ROOT, "f").unwrap().ino.0;
+        assert_eq!(c.readlink(f).unwrap_err().errno, libc::EINVAL);
+        assert_eq!(
+            kinds(&c, ROOT),
+            [("f".into(), Kind::File), ("l".into(), Kind::Symlink)]
+        );
+    }
+
+    #[test]
+    fn followed_symlinks_show_and_read_as_their_targets() {
+        let (c, mem) = core_with(0, true);
+        mem.put("/f", b"hello");
+        mem.mkdir("/d").unwrap();
+        mem.put("/d/g", b"in d");
+        mem.symlink("/l", "f");
+        mem.symlink("/ld", "d");
+        mem.symlink("/d/up", "../f");
+        mem.symlink("/dangling", "nope");
+        assert_eq!(
+            kinds(&c, ROOT),
+            [
+                ("d".into(), Kind::Dir),
+                ("dangling".into(), Kind::Symlink),
+                ("f".into(), Kind::File),
+                ("l".into(), Kind::File),
+                ("ld".into(), Kind::Dir),
+            ]
+        );
+        let a = c.lookup(ROOT, "l").unwrap();
+        assert_eq!((a.kind, a.size), (fuser::FileType::RegularFile, 5));
+        assert_eq!(c.readlink(a.ino.0).unwrap_err().errno, libc::EINVAL);
+        // Read from the file the link leads to (the remote follows nothing).
+        assert_eq!(read_all(&c, "l"), b"hello");
+        let d = c.lookup(ROOT, "d").unwrap().ino.0;
+        let up = c.lookup(d, "up").unwrap();
+        assert_eq!((up.kind, up.size), (fuser::FileType::RegularFile, 5));
+        let ld = c.lookup(ROOT, "ld").unwrap();
+        assert_eq!(ld.kind, fuser::FileType::Directory);
+        let dangling = c.lookup(ROOT, "dangling").unwrap();
+        assert_eq!(dangling.kind, fuser::FileType::Symlink);
+        assert_eq!(c.readlink(dangling.ino.0).unwrap(), "nope");
+        // Writing through a followed link changes the file, not the link.
+        let fh = c.open(a.ino.0, libc::O_WRONLY | libc::O_TRUNC).unwrap();
+        c.write(fh, 0, b"new").unwrap();
+        c.release(fh).unwrap();
+        assert_eq!(mem.contents("/f").unwrap(), b"new");
+        assert_eq!(c.getattr(a.ino.0).unwrap().size, 3);
     }
 
     #[test]
@@ -959,6 +1085,7 @@ mod tests {
                 },
                 read_only: true,
                 walk_ahead: 0,
+                follow_symlinks: false,
             },
         );
         assert_eq!(

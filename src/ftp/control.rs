@@ -1113,11 +1113,18 @@ impl Control {
     /// else `CWD path` then `LIST -a` (so the name is never globbed).
     /// Returns the raw body and whether it is MLSD.
     pub fn list_raw(&mut self, path: &str, max_bytes: usize) -> Result<(Vec<u8>, bool)> {
-        self.retry_522(|c| c.list_once(path, max_bytes))
+        let mlsd = self.features.mlsd();
+        self.retry_522(|c| c.list_once(path, max_bytes, mlsd))
     }
 
-    fn list_once(&mut self, path: &str, max_bytes: usize) -> Result<(Vec<u8>, bool)> {
-        let mlsd = self.features.mlsd();
+    /// `CWD path` then `LIST -a`, even on a server with MLSD: its `ls -l`
+    /// lines give symlink targets, which MLSD may leave out.
+    pub fn list_long_raw(&mut self, path: &str, max_bytes: usize) -> Result<Vec<u8>> {
+        self.retry_522(|c| c.list_once(path, max_bytes, false))
+            .map(|(body, _)| body)
+    }
+
+    fn list_once(&mut self, path: &str, max_bytes: usize, mlsd: bool) -> Result<(Vec<u8>, bool)> {
         let mut data = if mlsd {
             self.begin_once(&Command::with_arg("MLSD", path)?, None)?
         } else {

@@ -1,6 +1,7 @@
 //! The real [`Remote`]: FTPS over a pool of control connections.
 
 use super::error::{Error, Op, Result};
+use super::links;
 use super::pool::{Pool, Pooled};
 use super::times::SetTimes;
 use super::{join, split, Capabilities, Download, Entry, Kind, Remote, Upload, WriteMode};
@@ -159,6 +160,27 @@ impl FtpsRemote {
     }
 }
 
+impl FtpsRemote {
+    /// Symlink targets of a listing of the mount directory `dir` (server
+    /// path `path`): those MLSD left out taken from a `LIST` of the same
+    /// directory, asked only when such a link is there; absolute ones
+    /// inside the mount made relative (see [`links`]).
+    fn link_targets(&self, dir: &str, path: &str, mlsd: bool, entries: &mut [list::ListEntry]) {
+        if mlsd && links::targets_missing(entries) {
+            match self.run(Op::List, true, true, |c| c.list_long_raw(path, MAX_LISTING)) {
+                Ok((_, long)) => {
+                    let left = links::fill_targets(entries, &long);
+                    if left > 0 {
+                        debug!("{dir}: {left} symlinks without a target in LIST either");
+                    }
+                }
+                Err(e) => debug!("{dir}: no LIST for symlink targets: {}", e.message),
+            }
+        }
+        links::mount_targets(&self.base, dir, entries);
+    }
+}
+
 /// Hands an upload's data connection to its writer thread; without one,
 /// the transfer is dropped and the connection with it.
 fn write_behind(conn: &mut Pooled, data: DataConn) -> Result<WriteBehind> {
@@ -266,7 +288,7 @@ impl Remote for FtpsRemote {
         } else {
             ListFormat::Unix
         };
-        let parsed = list::parse_listing(&body, format, SystemTime::now());
+        let mut parsed = list::parse_listing(&body, format, SystemTime::now());
         drop(body);
         if parsed.too_many {
             warn!(
@@ -291,6 +313,7 @@ impl Remote for FtpsRemote {
         for e in errors.iter().take(5) {
             warn!("{dir}: unparsed listing line: {e}");
         }
+        self.link_targets(dir, &path, mlsd, &mut parsed.entries);
         let mut entries: Vec<(Entry, u32)> = parsed
             .entries
             .into_iter()

@@ -13,6 +13,9 @@ struct Node {
     data: Vec<u8>,
     mtime: SystemTime,
     mode: u32,
+    /// A symlink's target (the node is then neither file nor directory,
+    /// and nothing here follows it).
+    link: Option<String>,
 }
 
 /// A directory tree held in memory; paths are keys.
@@ -46,6 +49,7 @@ impl Node {
             data: Vec::new(),
             mtime: SystemTime::now(),
             mode: 0o755,
+            link: None,
         }
     }
 }
@@ -75,6 +79,21 @@ impl MemRemote {
                 data: data.to_vec(),
                 mtime: SystemTime::now(),
                 mode: 0o644,
+                link: None,
+            },
+        );
+    }
+
+    /// Creates a symlink at `path` to `target`, for test setup.
+    pub fn symlink(&self, path: &str, target: &str) {
+        self.lock().insert(
+            path.to_string(),
+            Node {
+                dir: false,
+                data: target.as_bytes().to_vec(),
+                mtime: SystemTime::now(),
+                mode: 0o777,
+                link: Some(target.to_string()),
             },
         );
     }
@@ -137,11 +156,15 @@ impl Remote for MemRemote {
         Ok(Self::children(&m, dir)
             .map(|(k, n)| Entry {
                 name: split(k).1.to_string(),
-                kind: if n.dir { Kind::Dir } else { Kind::File },
+                kind: match (n.dir, &n.link) {
+                    (true, _) => Kind::Dir,
+                    (false, Some(_)) => Kind::Symlink,
+                    (false, None) => Kind::File,
+                },
                 size: n.data.len() as u64,
                 mtime: Some(n.mtime),
                 mode: Some(n.mode),
-                target: None,
+                target: n.link.clone(),
             })
             .collect())
     }
@@ -307,6 +330,7 @@ impl Upload for MemUpload {
             data: self.data,
             mtime: SystemTime::now(),
             mode: self.mode,
+            link: None,
         };
         m.insert(self.path, node);
         Ok(())

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod ftps;
+pub mod links;
 pub mod mem;
 pub mod pool;
 pub mod times;
@@ -37,7 +38,8 @@ pub struct Entry {
     pub mtime: Option<SystemTime>,
     /// Permission bits, when known.
     pub mode: Option<u32>,
-    /// Target of a symlink, when listed.
+    /// Target of a symlink, when known: as the server gave it, but an
+    /// absolute one inside the mount made relative ([`links::mount_target`]).
     pub target: Option<String>,
 }
 
