@@ -164,15 +164,15 @@ fn when_the_file_was_removed_but_the_rename_still_fails_the_new_contents_stay() 
 }
 
 /// FEAT of a server with SIZE and HASH (SHA-1 selected, as proftpd's
-/// mod_digest lists it), so that uploads are checked by SHA-512.
+/// mod_digest lists it), so that uploads are checked by SHA-256.
 const HASH_FEATURES: [&str; 2] = ["SIZE", "HASH CRC32;MD5;SHA-1*;SHA-256;SHA-512;"];
 
 /// How the fake answers `HASH` of an uploaded file.
 #[derive(Clone, Copy, Debug)]
 enum HashAnswer {
-    /// The SHA-512 of the bytes received.
+    /// The SHA-256 of the bytes received.
     Right,
-    /// The SHA-512 of the bytes received with one bit flipped: the file
+    /// The SHA-256 of the bytes received with one bit flipped: the file
     /// was corrupted on its way to the disk.
     Corrupted,
     /// 556, as proftpd answers a file over its `DigestMaxSize`.
@@ -180,12 +180,12 @@ enum HashAnswer {
 }
 
 /// An atomic upload of `BODY` over `/f` on a server with [`HASH_FEATURES`]:
-/// `OPTS HASH SHA-512` before the `STOR` of a temporary name, its `SIZE`,
+/// `OPTS HASH SHA-256` before the `STOR` of a temporary name, its `SIZE`,
 /// then `HASH` of it answered as `answer` says. Returns the temporary name.
 fn serve_hashed_upload(s: &mut Session, answer: HashAnswer) -> Res<String> {
     s.login(&HASH_FEATURES)?;
-    s.expect("OPTS HASH SHA-512")?;
-    s.send("200 SHA-512")?;
+    s.expect("OPTS HASH SHA-256")?;
+    s.send("200 SHA-256")?;
     let d = s.passive()?;
     let line = s.expect_prefix("STOR /.f.ftpsfs-")?;
     let temp = line["STOR ".len()..].to_string();
@@ -200,7 +200,7 @@ fn serve_hashed_upload(s: &mut Session, answer: HashAnswer) -> Res<String> {
     if let HashAnswer::Corrupted = answer {
         stored[0] ^= 1;
     }
-    let hex: String = ring::digest::digest(&ring::digest::SHA512, &stored)
+    let hex: String = ring::digest::digest(&ring::digest::SHA256, &stored)
         .as_ref()
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -208,7 +208,7 @@ fn serve_hashed_upload(s: &mut Session, answer: HashAnswer) -> Res<String> {
     match answer {
         HashAnswer::Refused => s.send(&format!("556 {temp}: Operation not permitted"))?,
         _ => s.send(&format!(
-            "213-Computing SHA-512 digest\r\n213 SHA-512 0-{} {hex} {temp}",
+            "213-Computing SHA-256 digest\r\n213 SHA-256 0-{} {hex} {temp}",
             stored.len()
         ))?,
     }
@@ -247,7 +247,7 @@ fn upload_verified(srv: &FakeServer, verify: Verify) -> Result<(), ftpsfs::remot
 }
 
 #[test]
-fn an_upload_is_checked_by_the_strongest_hash_the_server_offers() {
+fn an_upload_is_checked_by_the_preferred_hash_the_server_offers() {
     let srv = FakeServer::start(|s| {
         let temp = serve_hashed_upload(s, HashAnswer::Right)?;
         serve_rename_into_place(s, &temp)
@@ -266,7 +266,7 @@ fn an_upload_whose_hash_differs_fails_with_eio_and_never_replaces_the_file() {
     });
     let err = upload_verified(&srv, Verify::Auto).expect_err("a corrupted upload must fail");
     assert_eq!(err.errno, libc::EIO, "{err:?}");
-    assert!(err.message.contains("SHA-512"), "{err:?}");
+    assert!(err.message.contains("SHA-256"), "{err:?}");
     let t = srv.finish();
     assert!(
         !t.saw("RNFR") && !t.saw("RNTO"),

@@ -1,6 +1,6 @@
 //! Uploads checked by hash (`-o verify=`) against real servers: proftpd
 //! with mod_digest answers `HASH`, so every upload through the mount is
-//! checked by SHA-512; vsftpd has no hash command, so `verify=hash` cannot
+//! checked by SHA-256; vsftpd has no hash command, so `verify=hash` cannot
 //! mount it. A corrupted upload, which no real server makes on demand, is
 //! in tests/faults.rs against the scripted server.
 
@@ -13,7 +13,7 @@ use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
 
 #[test]
-fn uploads_to_proftpd_are_checked_by_its_sha512_on_every_path() {
+fn uploads_to_proftpd_are_checked_by_its_sha256_on_every_path() {
     if !servers_available() {
         return;
     }
@@ -68,7 +68,7 @@ fn uploads_to_proftpd_are_checked_by_its_sha512_on_every_path() {
         ("/.patch.bin.ftpsfs-", 100_000),
         ("/old.bin: ", 200_000),
     ] {
-        let checked = format!("HASH SHA-512 matches the {len} bytes sent");
+        let checked = format!("HASH SHA-256 matches the {len} bytes sent");
         assert!(
             text.lines()
                 .any(|l| l.contains(path) && l.contains(&checked)),
@@ -76,7 +76,7 @@ fn uploads_to_proftpd_are_checked_by_its_sha512_on_every_path() {
         );
     }
     assert!(
-        text.contains("OPTS HASH SHA-512"),
+        text.contains("OPTS HASH SHA-256"),
         "the algorithm is chosen before the upload:\n{text}"
     );
 }

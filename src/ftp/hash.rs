@@ -2,27 +2,33 @@
 //! older `XSHA512`/`XSHA256`/`XSHA1` commands), so that an upload can be
 //! checked against the hash of the bytes we sent.
 //!
-//! Only algorithms we can compute ourselves (with `ring`) are used: SHA-512,
-//! SHA-256 and SHA-1. MD5 and CRC32 are recognised in FEAT but never chosen.
+//! Only algorithms we can compute ourselves (with `ring`) are used: SHA-256,
+//! SHA-512 and SHA-1, in that order of preference. SHA-256 comes before
+//! SHA-512: against corruption both are more than enough (and neither helps
+//! against a server that lies, which can forge its reply as easily), while
+//! SHA-256 is about three times faster on CPUs with SHA extensions, on our
+//! side (ring: 1324 vs 475 MiB/s here) and the server's (OpenSSL: 1.5 vs
+//! 0.7 GB/s), and both sides hash every byte of every upload. MD5 and CRC32
+//! are recognised in FEAT but never chosen.
 
 use super::error::{Error, Result};
 use super::features::Features;
 use super::reply::Reply;
 
 /// A hash algorithm both sides can compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HashAlg {
     /// SHA-1 (still catches any transfer corruption).
     Sha1,
-    /// SHA-256.
+    /// SHA-256, the preferred one.
     Sha256,
-    /// SHA-512, the strongest.
+    /// SHA-512.
     Sha512,
 }
 
 impl HashAlg {
-    /// Strongest first.
-    pub const ALL: [HashAlg; 3] = [HashAlg::Sha512, HashAlg::Sha256, HashAlg::Sha1];
+    /// In order of preference (see the module's documentation).
+    pub const ALL: [HashAlg; 3] = [HashAlg::Sha256, HashAlg::Sha512, HashAlg::Sha1];
 
     /// The IANA name `HASH` and `OPTS HASH` use (`SHA-256`).
     pub fn name(self) -> &'static str {
@@ -147,7 +153,7 @@ pub fn parse_hash_feature(params: &str) -> Vec<(HashAlg, bool)> {
 }
 
 impl Features {
-    /// The strongest hash the server offers that we can compute: by `HASH`
+    /// The preferred hash ([`HashAlg::ALL`]) the server offers that we can compute: by `HASH`
     /// when it lists the algorithm (it takes any path), else by an `X...`
     /// command; `None` when there is none.
     pub fn hash_method(&self) -> Option<HashMethod> {
@@ -256,7 +262,7 @@ mod tests {
     const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     #[test]
-    fn the_strongest_hash_we_can_compute_is_chosen() {
+    fn the_preferred_hash_we_can_compute_is_chosen() {
         let proftpd = feat(&[
             "HASH CRC32;MD5;SHA-1*;SHA-256;SHA-512;",
             "XCRC",
@@ -269,13 +275,17 @@ mod tests {
         ]);
         assert_eq!(
             proftpd.hash_method(),
+            Some(HashMethod::Hash(HashAlg::Sha256))
+        );
+        assert_eq!(
+            feat(&["HASH SHA-1*;SHA-512", "XSHA1"]).hash_method(),
             Some(HashMethod::Hash(HashAlg::Sha512))
         );
         assert_eq!(proftpd.current_hash(), Some(HashAlg::Sha1));
         let x_only = feat(&["XCRC", "XMD5", "XSHA1", "XSHA256"]);
         assert_eq!(x_only.hash_method(), Some(HashMethod::X(HashAlg::Sha256)));
         assert_eq!(x_only.current_hash(), None);
-        // A stronger X command wins over a weaker HASH algorithm.
+        // A preferred X command wins over a weaker HASH algorithm.
         let mixed = feat(&["HASH SHA-1*;MD5", "XSHA256"]);
         assert_eq!(mixed.hash_method(), Some(HashMethod::X(HashAlg::Sha256)));
         assert_eq!(feat(&["HASH MD5*;CRC32", "XMD5"]).hash_method(), None);

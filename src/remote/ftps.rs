@@ -35,8 +35,8 @@ pub struct UploadCheck {
 
 impl UploadCheck {
     /// The checks `verify` asks for that a server with features `f` can do.
-    /// `verify=hash` on a server without a hash we can compute (SHA-512,
-    /// SHA-256 or SHA-1 by `HASH` or `XSHA...`) is an error for the user.
+    /// `verify=hash` on a server without a hash we can compute (SHA-256,
+    /// SHA-512 or SHA-1 by `HASH` or `XSHA...`) is an error for the user.
     pub fn choose(verify: Verify, f: &Features) -> std::result::Result<UploadCheck, String> {
         let size = f.has("SIZE");
         let check = match verify {

@@ -51,7 +51,7 @@ pub struct Capabilities {
 /// How an upload is checked once the server confirmed it (`-o verify=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verify {
-    /// The strongest hash the server offers, else the size. The default.
+    /// A hash when the server offers one, else the size. The default.
     #[default]
     Auto,
     /// A hash; a server without a usable hash command cannot be mounted.
