@@ -38,6 +38,8 @@ unpacks=(
 # files that must exist afterwards, per unpack
 proftpd_bin=$OPT/proftpd/usr/sbin/proftpd
 proftpd_tls=$OPT/proftpd/usr/lib/proftpd/mod_tls.so
+# HASH/XSHA256 for the hash-verified upload tests (also in proftpd-mod-crypto)
+proftpd_digest=$OPT/proftpd/usr/lib/proftpd/mod_digest.so
 pureftpd_bin=$OPT/pure-ftpd/usr/sbin/pure-ftpd
 purepw_bin=$OPT/pure-ftpd/usr/bin/pure-pw
 venv=$OPT/pyftpdlib/venv
@@ -134,7 +136,7 @@ fi
 for c in /usr/sbin/vsftpd fusermount3 openssl curl pkg-config cc setsid flock setpriv useradd chpasswd man groff systemd-analyze rsync restic; do
   command -v "$c" >/dev/null || fail "$c is missing although its package is installed"
 done
-for f in "$proftpd_bin" "$proftpd_tls" "$pureftpd_bin" "$purepw_bin"; do
+for f in "$proftpd_bin" "$proftpd_tls" "$proftpd_digest" "$pureftpd_bin" "$purepw_bin"; do
   [ -e "$f" ] || fail "$f is missing after unpacking (remove $OPT and run again)"
   # a library the unpacked binaries need but no installed package provides
   if ldd "$f" 2>/dev/null | grep -q 'not found'; then

@@ -297,6 +297,7 @@ CONF
 start_proftpd() {
   [ -x "$PROFTPD" ] || die "$PROFTPD is missing (run scripts/deps.sh)"
   [ -f "$PROFTPD_MODULES/mod_tls.so" ] || die "$PROFTPD_MODULES/mod_tls.so is missing (run scripts/deps.sh)"
+  [ -f "$PROFTPD_MODULES/mod_digest.so" ] || die "$PROFTPD_MODULES/mod_digest.so is missing (run scripts/deps.sh)"
   local uid gid group hash pw
   uid=$(id -u "$user"); gid=$(id -g "$user"); group=$(id -gn "$user")
   IFS= read -r pw <"$dir/password"
@@ -330,6 +331,12 @@ ModulePath          $PROFTPD_MODULES
   ControlsEngine    off
 </IfModule>
 LoadModule          mod_tls.c
+# HASH (draft-bryan-ftp-hash) and XSHA512/XSHA256/XSHA1/XMD5/XCRC: ftpsfs
+# checks uploads by hash where a server offers one
+LoadModule          mod_digest.c
+<IfModule mod_digest.c>
+  DigestEngine      on
+</IfModule>
 AuthOrder           mod_auth_file.c
 AuthUserFile        $dir/ftpd.passwd
 AuthGroupFile       $dir/ftpd.group

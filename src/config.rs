@@ -2,6 +2,7 @@
 
 use crate::ftp::control::{DataMode, Protection, Sequence};
 use crate::ftp::{tls, Command, ConnectOptions, TlsStart};
+use crate::remote::Verify;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -92,6 +93,9 @@ pub struct MountConfig {
     /// `atomic_upload` (on unless `atomic_upload=off`): replacing uploads
     /// go to a temporary name and are renamed over the file once complete.
     pub atomic_upload: bool,
+    /// `verify=auto|hash|size|none`: how an upload is checked after the
+    /// server confirmed it.
+    pub verify: Verify,
     /// `keepalive=SECS`: NOOP on connections idle that long (0: off).
     pub keepalive: Duration,
     /// `time_offset=[+-]HH[:MM]`: seconds the server's LIST times are ahead
@@ -138,6 +142,7 @@ impl MountConfig {
             protect_before_login: false,
             walk_ahead: None,
             atomic_upload: true,
+            verify: Verify::Auto,
             keepalive: Duration::ZERO,
             time_offset: 0,
             follow_symlinks: false,

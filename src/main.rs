@@ -9,7 +9,7 @@ use ftpsfs::fs::attr::Owner;
 use ftpsfs::fs::{Core, FsOptions, FtpsFs};
 use ftpsfs::ftp::Control;
 use ftpsfs::probe::{render, ProbeOptions};
-use ftpsfs::remote::ftps::FtpsRemote;
+use ftpsfs::remote::ftps::{FtpsRemote, UploadCheck};
 use ftpsfs::remote::pool::{Login, Pool};
 use std::os::fd::AsRawFd;
 use std::process::exit;
@@ -61,6 +61,8 @@ fn main() {
     if let Err(e) = first.cwd(&cfg.root) {
         fail(format!("remote directory {}: {e}", cfg.root));
     }
+    let check = UploadCheck::choose(cfg.verify, first.features())
+        .unwrap_or_else(|e| fail(format!("{}:{}: {e}", cfg.host, cfg.port)));
 
     let log = cfg
         .log_file
@@ -94,7 +96,8 @@ fn main() {
         pool.keep_alive(cfg.keepalive);
     }
     let remote = FtpsRemote::new(Arc::clone(&pool), &features, &cfg.root, cfg.atomic_upload)
-        .with_time_offset(cfg.time_offset);
+        .with_time_offset(cfg.time_offset)
+        .with_verify(check);
     let fs = build_fs(&cfg, Arc::new(remote));
     let config = mount_config(&cfg);
     let session = match fuser::Session::new(fs, &cfg.mountpoint, &config) {

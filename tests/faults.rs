@@ -7,9 +7,9 @@ mod common;
 use common::fake::{FakeServer, Res, Session};
 use ftpsfs::cli::password::Password;
 use ftpsfs::ftp::Control;
-use ftpsfs::remote::ftps::FtpsRemote;
+use ftpsfs::remote::ftps::{FtpsRemote, UploadCheck};
 use ftpsfs::remote::pool::{Login, Pool};
-use ftpsfs::remote::{Remote, WriteMode};
+use ftpsfs::remote::{Remote, Verify, WriteMode};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -161,6 +161,155 @@ fn when_the_file_was_removed_but_the_rename_still_fails_the_new_contents_stay() 
         .filter(|c| c.starts_with("DELE"))
         .collect();
     assert_eq!(deletes, ["DELE /f"], "{t}");
+}
+
+/// FEAT of a server with SIZE and HASH (SHA-1 selected, as proftpd's
+/// mod_digest lists it), so that uploads are checked by SHA-256.
+const HASH_FEATURES: [&str; 2] = ["SIZE", "HASH CRC32;MD5;SHA-1*;SHA-256;SHA-512;"];
+
+/// How the fake answers `HASH` of an uploaded file.
+#[derive(Clone, Copy, Debug)]
+enum HashAnswer {
+    /// The SHA-256 of the bytes received.
+    Right,
+    /// The SHA-256 of the bytes received with one bit flipped: the file
+    /// was corrupted on its way to the disk.
+    Corrupted,
+    /// 556, as proftpd answers a file over its `DigestMaxSize`.
+    Refused,
+}
+
+/// An atomic upload of `BODY` over `/f` on a server with [`HASH_FEATURES`]:
+/// `OPTS HASH SHA-256` before the `STOR` of a temporary name, its `SIZE`,
+/// then `HASH` of it answered as `answer` says. Returns the temporary name.
+fn serve_hashed_upload(s: &mut Session, answer: HashAnswer) -> Res<String> {
+    s.login(&HASH_FEATURES)?;
+    s.expect("OPTS HASH SHA-256")?;
+    s.send("200 SHA-256")?;
+    let d = s.passive()?;
+    let line = s.expect_prefix("STOR /.f.ftpsfs-")?;
+    let temp = line["STOR ".len()..].to_string();
+    s.send("150 Ok to send data.")?;
+    let mut data = d.accept_tls()?;
+    let mut stored = data.read_to_end()?;
+    data.finish()?;
+    s.send("226 Transfer complete.")?;
+    s.expect(&format!("SIZE {temp}"))?;
+    s.send(&format!("213 {}", stored.len()))?;
+    s.expect(&format!("HASH {temp}"))?;
+    if let HashAnswer::Corrupted = answer {
+        stored[0] ^= 1;
+    }
+    let hex: String = ring::digest::digest(&ring::digest::SHA256, &stored)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    match answer {
+        HashAnswer::Refused => s.send(&format!("556 {temp}: Operation not permitted"))?,
+        _ => s.send(&format!(
+            "213-Computing SHA-256 digest\r\n213 SHA-256 0-{} {hex} {temp}",
+            stored.len()
+        ))?,
+    }
+    Ok(temp)
+}
+
+/// The rest of a good atomic upload: mode, rename over `/f`, QUIT.
+fn serve_rename_into_place(s: &mut Session, temp: &str) -> Res {
+    s.expect(&format!("SITE CHMOD 600 {temp}"))?;
+    s.send("200 SITE CHMOD command ok.")?;
+    s.expect(&format!("RNFR {temp}"))?;
+    s.send("350 Ready for RNTO.")?;
+    s.expect("RNTO /f")?;
+    s.send("250 Rename successful.")?;
+    s.quit()
+}
+
+/// The end of a failed atomic upload: the temporary file deleted, QUIT.
+fn serve_discarded(s: &mut Session, temp: &str) -> Res {
+    s.expect(&format!("DELE {temp}"))?;
+    s.send("250 Delete operation successful.")?;
+    s.quit()
+}
+
+/// Uploads `BODY` over `/f` checked as `verify` says; returns what `finish` said.
+fn upload_verified(srv: &FakeServer, verify: Verify) -> Result<(), ftpsfs::remote::Error> {
+    let (remote, pool) = remote_with(srv, srv.options().timeout, verify);
+    let mut up = remote
+        .open_write("/f", WriteMode::Replace { mode: Some(0o600) })
+        .unwrap_or_else(|e| panic!("open_write: {e:?}\n{}", srv.report()));
+    up.write(&BODY[..5]).unwrap();
+    up.write(&BODY[5..]).unwrap();
+    let r = up.finish();
+    pool.close_idle();
+    r
+}
+
+#[test]
+fn an_upload_is_checked_by_the_preferred_hash_the_server_offers() {
+    let srv = FakeServer::start(|s| {
+        let temp = serve_hashed_upload(s, HashAnswer::Right)?;
+        serve_rename_into_place(s, &temp)
+    });
+    upload_verified(&srv, Verify::Auto).unwrap_or_else(|e| panic!("{e:?}\n{}", srv.report()));
+    let t = srv.finish();
+    let (hash, rename) = (t.position("HASH"), t.position("RNFR"));
+    assert!(hash.is_some() && hash < rename, "{t}");
+}
+
+#[test]
+fn an_upload_whose_hash_differs_fails_with_eio_and_never_replaces_the_file() {
+    let srv = FakeServer::start(|s| {
+        let temp = serve_hashed_upload(s, HashAnswer::Corrupted)?;
+        serve_discarded(s, &temp)
+    });
+    let err = upload_verified(&srv, Verify::Auto).expect_err("a corrupted upload must fail");
+    assert_eq!(err.errno, libc::EIO, "{err:?}");
+    assert!(err.message.contains("SHA-256"), "{err:?}");
+    let t = srv.finish();
+    assert!(
+        !t.saw("RNFR") && !t.saw("RNTO"),
+        "renamed a corrupted upload:\n{t}"
+    );
+}
+
+#[test]
+fn a_hash_the_server_refuses_leaves_the_size_check_unless_a_hash_is_required() {
+    let srv = FakeServer::start(|s| {
+        let temp = serve_hashed_upload(s, HashAnswer::Refused)?;
+        serve_rename_into_place(s, &temp)
+    });
+    upload_verified(&srv, Verify::Auto).unwrap_or_else(|e| panic!("{e:?}\n{}", srv.report()));
+    srv.finish();
+
+    let srv = FakeServer::start(|s| {
+        let temp = serve_hashed_upload(s, HashAnswer::Refused)?;
+        serve_discarded(s, &temp)
+    });
+    let err = upload_verified(&srv, Verify::Hash).expect_err("verify=hash needs the hash");
+    assert_eq!(err.errno, libc::EIO, "{err:?}");
+    let t = srv.finish();
+    assert!(!t.saw("RNFR"), "{t}");
+}
+
+#[test]
+fn verify_size_and_none_send_no_hash_command() {
+    for (verify, size) in [(Verify::Size, true), (Verify::None, false)] {
+        let srv = FakeServer::start(move |s| {
+            s.login(&HASH_FEATURES)?;
+            let temp = serve_temp_upload(s)?;
+            if size {
+                s.expect(&format!("SIZE {temp}"))?;
+                s.send(&format!("213 {}", BODY.len()))?;
+            }
+            serve_rename_into_place(s, &temp)
+        });
+        upload_verified(&srv, verify)
+            .unwrap_or_else(|e| panic!("{verify:?}: {e:?}\n{}", srv.report()));
+        let t = srv.finish();
+        assert!(!t.saw("HASH") && !t.saw("OPTS"), "{verify:?}:\n{t}");
+    }
 }
 
 /// How the fake ends a data connection early.
@@ -432,17 +581,25 @@ fn keepalive_sends_noop_on_idle_connections_and_replaces_a_dropped_one() {
 
 /// A remote like [`remote`] whose connections time out after `timeout`.
 fn remote_with_timeout(srv: &FakeServer, timeout: Duration) -> (FtpsRemote, Arc<Pool>) {
+    remote_with(srv, timeout, Verify::Auto)
+}
+
+/// A remote like [`remote`] whose connections time out after `timeout`,
+/// checking uploads as `verify` says.
+fn remote_with(srv: &FakeServer, timeout: Duration, verify: Verify) -> (FtpsRemote, Arc<Pool>) {
     let mut opts = srv.options();
     opts.timeout = timeout;
     let first = Control::open(&opts, USER, PASSWORD)
         .unwrap_or_else(|e| panic!("login: {e}\n{}", srv.report()));
     let features = first.features().clone();
+    let check = UploadCheck::choose(verify, &features).unwrap_or_else(|e| panic!("{e}"));
     let login = Login {
         user: USER.into(),
         password: Password::new(PASSWORD.into()),
     };
     let pool = Pool::new(opts, login, 1, Some(first));
-    (FtpsRemote::new(pool.clone(), &features, "", true), pool)
+    let remote = FtpsRemote::new(pool.clone(), &features, "", true).with_verify(check);
+    (remote, pool)
 }
 
 /// A reply trickled a byte at a time, each in time for the socket timeout:

@@ -12,6 +12,9 @@ use ftpsfs::cli::password::parse_netrc;
 use ftpsfs::cli::url::parse_url;
 use ftpsfs::config::{MountConfig, TlsMode};
 use ftpsfs::ftp::control::{parse_epsv, parse_pasv};
+use ftpsfs::ftp::hash::{
+    from_hex, parse_hash_feature, parse_hash_reply, parse_x_reply, to_hex, HashAlg,
+};
 use ftpsfs::ftp::list::{
     parse_dos_line, parse_listing, parse_mdtm, parse_mlsd_line, parse_unix_line, EntryKind,
     ListFormat,
@@ -266,6 +269,14 @@ fn passive_char() -> impl Strategy<Value = char> {
     ]
 }
 
+/// Characters of hash replies, and any other.
+fn hash_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        8 => proptest::sample::select(&['0', '9', 'a', 'F', 'S', 'H', 'A', '-', ' ', '*', ';', '/'][..]),
+        1 => any::<char>(),
+    ]
+}
+
 proptest! {
     #![proptest_config(config(1024))]
 
@@ -284,6 +295,44 @@ proptest! {
         }
         if let Ok(port) = parse_pasv(&reply.text()) {
             prop_assert!(port > 0);
+        }
+    }
+
+    /// What the client does with the replies of hash commands and FEAT's
+    /// HASH line: never a panic, and a digest only of the right length.
+    #[test]
+    fn hash_reply_parsers_never_panic(
+        code in code(),
+        lines in prop::collection::vec(prop::collection::vec(hash_char(), 0..80), 0..4),
+    ) {
+        let lines: Vec<String> = lines.into_iter().map(|l| l.into_iter().collect()).collect();
+        let reply = Reply { code, lines };
+        for alg in HashAlg::ALL {
+            for digest in [parse_hash_reply(&reply, alg), parse_x_reply(&reply, alg)].into_iter().flatten() {
+                prop_assert_eq!(digest.len(), alg.digest_len());
+            }
+        }
+        let text = reply.text();
+        let _ = parse_hash_feature(&text);
+        if let Some(bytes) = from_hex(&text) {
+            prop_assert_eq!(to_hex(&bytes), text.to_ascii_lowercase());
+        }
+    }
+
+    #[test]
+    fn hash_replies_give_back_their_digest(
+        bytes in prop::collection::vec(any::<u8>(), 64),
+        end in any::<u64>(),
+        path in "[ -~]{0,40}",
+        upper in any::<bool>(),
+    ) {
+        for alg in HashAlg::ALL {
+            let digest = &bytes[..alg.digest_len()];
+            let hex = if upper { to_hex(digest).to_uppercase() } else { to_hex(digest) };
+            let hash = Reply { code: 213, lines: vec![format!("{} 0-{end} {hex} {path}", alg.name())] };
+            prop_assert_eq!(parse_hash_reply(&hash, alg).ok(), Some(digest.to_vec()));
+            let x = Reply { code: 250, lines: vec!["Computing digest".into(), hex.clone()] };
+            prop_assert_eq!(parse_x_reply(&x, alg).ok(), Some(digest.to_vec()));
         }
     }
 

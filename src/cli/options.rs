@@ -3,6 +3,7 @@
 use super::CliError;
 use crate::config::{MountConfig, TlsVersions};
 use crate::ftp::tls::Fingerprint;
+use crate::remote::Verify;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -103,6 +104,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         key: "follow_symlinks",
         value: "",
         help: "show symlinks as the files and directories they point to",
+    },
+    OptionDoc {
+        key: "verify",
+        value: "auto|hash|size|none",
+        help: "check uploads by the server's hash (HASH, XSHA256...) and/or SIZE (default auto: hash if offered)",
     },
     OptionDoc {
         key: "active",
@@ -325,6 +331,19 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
                     }
                 }
             }
+            "verify" => {
+                cfg.verify = match need()? {
+                    "auto" => Verify::Auto,
+                    "hash" => Verify::Hash,
+                    "size" => Verify::Size,
+                    "none" => Verify::None,
+                    v => {
+                        return Err(CliError::usage(format!(
+                            "bad value for option verify: {v:?} (auto, hash, size or none)"
+                        )))
+                    }
+                }
+            }
             k if value.is_none() && GENERIC.contains(&k) => {}
             k if k.starts_with("x-systemd.") || k.starts_with("x-gvfs-") || k == "comment" => {}
             k => return Err(CliError::usage(format!("unknown mount option '{k}'"))),
@@ -457,6 +476,7 @@ mod tests {
             "NAME" => "backup".into(),
             "private|clear" => "clear".into(),
             "[+-]HH[:MM]" => "-05:30".into(),
+            "auto|hash|size|none" => "hash".into(),
             other => panic!("no sample for value kind {other:?} of {}", doc.key),
         };
         format!("{}={v}", doc.key)
@@ -476,6 +496,31 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), keys.len(), "an option is listed twice");
         assert!(GENERIC.iter().all(|g| !keys.contains(g)));
+    }
+
+    #[test]
+    fn verify_takes_its_four_values_and_defaults_to_auto() {
+        assert_eq!(cfg().verify, Verify::Auto);
+        for (opt, want) in [
+            ("verify=hash", Verify::Hash),
+            ("verify=size", Verify::Size),
+            ("verify=none", Verify::None),
+            ("verify=auto", Verify::Auto),
+        ] {
+            let mut c = cfg();
+            apply_options(&mut c, opt).unwrap();
+            assert_eq!(c.verify, want, "{opt}");
+        }
+        for bad in [
+            "verify",
+            "verify=",
+            "verify=sha256",
+            "verify=HASH",
+            "verify=on",
+        ] {
+            let err = apply_options(&mut cfg(), bad).unwrap_err();
+            assert!(err.message.contains("verify"), "{bad}: {}", err.message);
+        }
     }
 
     #[test]

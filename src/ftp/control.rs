@@ -4,6 +4,7 @@ use super::command::Command;
 use super::data::DataConn;
 use super::error::{Error, Result};
 use super::features::Features;
+use super::hash::{self, HashAlg, HashMethod};
 use super::reply::{take_line, Reply, ReplyParser};
 use super::tls::{self, SessionStore};
 use super::tls_stream::TlsStream;
@@ -215,6 +216,9 @@ pub struct Control {
     data_mode: DataMode,
     protect_before_login: bool,
     epsv_refused: bool,
+    /// The algorithm `HASH` uses on this connection (FEAT's `*`, or the
+    /// last `OPTS HASH`).
+    hash_current: Option<HashAlg>,
     /// A transfer was started and not finished, or an error left the state unknown.
     broken: bool,
     last_used: Instant,
@@ -346,6 +350,7 @@ impl Control {
             data_mode: opts.data_mode,
             protect_before_login: opts.sequence.protect_before_login,
             epsv_refused: false,
+            hash_current: None,
             broken: false,
             last_used: Instant::now(),
         };
@@ -466,6 +471,7 @@ impl Control {
         }
         let feat = self.command(&Command::new("FEAT"))?;
         self.features = Features::from_reply(&feat);
+        self.hash_current = self.features.current_hash();
         if !self.protect_before_login {
             self.protect()?;
         }
@@ -603,8 +609,13 @@ impl Control {
     /// Reads one complete (possibly multi-line) reply, within the timeout
     /// as a whole (a server may trickle it a byte at a time).
     pub fn read_reply(&mut self) -> Result<Reply> {
+        self.read_reply_within(self.timeout)
+    }
+
+    /// [`Control::read_reply`] within `wait` rather than the timeout.
+    fn read_reply_within(&mut self, wait: Duration) -> Result<Reply> {
         let mut parser = ReplyParser::default();
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Instant::now() + wait;
         loop {
             let line = self.read_line(deadline)?;
             match parser.push(&line) {
@@ -1191,6 +1202,107 @@ impl Control {
         }
         self.finish_upload(data)?;
         self.verify_size(path, bytes.len() as u64)
+    }
+
+    /// Makes `alg` the algorithm of `HASH` on this connection (`OPTS
+    /// HASH`), unless it is already. Selected before an upload, it lets a
+    /// server that hashes what it receives (proftpd's mod_digest) answer
+    /// the `HASH` after it without reading the file again.
+    pub fn select_hash(&mut self, alg: HashAlg) -> Result<()> {
+        if self.hash_current == Some(alg) {
+            return Ok(());
+        }
+        self.expect(
+            &Command::with_arg("OPTS", format!("HASH {}", alg.name()))?,
+            |c| c == 200,
+        )?;
+        self.hash_current = Some(alg);
+        Ok(())
+    }
+
+    /// The server's hash of the whole file `path` (`size` bytes long), by
+    /// `method`. The wait for the reply grows with `size` (the server may
+    /// read the whole file first) by a second per 32 MiB.
+    pub fn file_hash(&mut self, method: HashMethod, path: &str, size: u64) -> Result<Vec<u8>> {
+        let alg = method.alg();
+        let cmd = match method {
+            HashMethod::Hash(_) => {
+                self.select_hash(alg)?;
+                Command::with_arg("HASH", path)?
+            }
+            // These take `path [start end]` split at spaces (proftpd).
+            HashMethod::X(_) if path.contains(char::is_whitespace) => {
+                return Err(Error::Protocol(format!(
+                    "{} cannot name a path with spaces",
+                    alg.x_command()
+                )))
+            }
+            HashMethod::X(_) => Command::with_arg(alg.x_command(), path)?,
+        };
+        let extra = Duration::from_secs(size / (32 << 20));
+        let reply = self.command_waiting(&cmd, self.timeout + extra)?;
+        let ok = match method {
+            HashMethod::Hash(_) => reply.code == 213,
+            HashMethod::X(_) => reply.is_completion(),
+        };
+        if !ok {
+            return Err(Error::Reply {
+                command: cmd.verb(),
+                code: reply.code,
+                text: reply.text(),
+            });
+        }
+        match method {
+            HashMethod::Hash(_) => hash::parse_hash_reply(&reply, alg),
+            HashMethod::X(_) => hash::parse_x_reply(&reply, alg),
+        }
+    }
+
+    /// After an upload, compares the server's hash of `path` (by `method`)
+    /// with `sent`, the digest of the bytes sent (`size` of them).
+    pub fn verify_hash(
+        &mut self,
+        path: &str,
+        method: HashMethod,
+        sent: &[u8],
+        size: u64,
+    ) -> Result<()> {
+        let stored = self.file_hash(method, path, size)?;
+        if stored != sent {
+            return Err(Error::HashMismatch {
+                method: method.to_string(),
+                sent: hash::to_hex(sent),
+                stored: hash::to_hex(&stored),
+            });
+        }
+        debug!("{path}: {method} matches the {size} bytes sent");
+        Ok(())
+    }
+
+    /// [`Control::command`] allowing `wait` for the reply (socket reads
+    /// included) instead of the timeout.
+    fn command_waiting(&mut self, cmd: &Command, wait: Duration) -> Result<Reply> {
+        if wait <= self.timeout {
+            return self.command(cmd);
+        }
+        if self.broken {
+            return Err(Error::Broken);
+        }
+        self.send(cmd)?;
+        if let Err(e) = self.stream.tcp().set_read_timeout(Some(wait)) {
+            self.broken = true;
+            return Err(e.into());
+        }
+        let r = self.read_reply_within(wait);
+        if self
+            .stream
+            .tcp()
+            .set_read_timeout(Some(self.timeout))
+            .is_err()
+        {
+            self.broken = true;
+        }
+        r
     }
 
     /// After an upload, compares the server's SIZE with the bytes sent

@@ -45,6 +45,15 @@ pub enum Error {
         /// Size the server reported afterwards.
         stored: u64,
     },
+    /// An upload's hash on the server differs from the hash of the bytes sent.
+    HashMismatch {
+        /// The command that asked for it (`HASH SHA-256`, `XSHA256`).
+        method: String,
+        /// Hex digest of the bytes we sent.
+        sent: String,
+        /// Hex digest the server reported.
+        stored: String,
+    },
     /// This control connection is unusable after an earlier failure.
     Broken,
     /// The server sent more than the client accepts (a listing over its
@@ -77,7 +86,8 @@ impl Error {
             Error::InvalidArgument(_)
             | Error::TooLarge(_)
             | Error::DataCertificateMismatch
-            | Error::SizeMismatch { .. } => false,
+            | Error::SizeMismatch { .. }
+            | Error::HashMismatch { .. } => false,
         }
     }
 
@@ -151,6 +161,14 @@ impl fmt::Display for Error {
             Error::SizeMismatch { sent, stored } => write!(
                 f,
                 "upload incomplete: sent {sent} bytes but the server stored {stored}"
+            ),
+            Error::HashMismatch {
+                method,
+                sent,
+                stored,
+            } => write!(
+                f,
+                "upload corrupted: {method} of the stored file is {stored}, of the bytes sent {sent}"
             ),
             Error::Broken => write!(f, "control connection unusable after an earlier error"),
             Error::TooLarge(what) => write!(f, "{what}"),

@@ -86,6 +86,7 @@ impl Error {
             ftp::Error::Protocol(_)
             | ftp::Error::DataCertificateMismatch
             | ftp::Error::SizeMismatch { .. }
+            | ftp::Error::HashMismatch { .. }
             | ftp::Error::Broken => EIO,
             ftp::Error::TooLarge(_) => EFBIG,
         };
@@ -136,6 +137,12 @@ mod tests {
     fn broken_transfers_are_eio() {
         assert_eq!(Error::from_ftp(Op::Read, &reply(426)).errno, libc::EIO);
         let e = ftp::Error::SizeMismatch { sent: 2, stored: 1 };
+        assert_eq!(Error::from_ftp(Op::Write, &e).errno, libc::EIO);
+        let e = ftp::Error::HashMismatch {
+            method: "HASH SHA-256".into(),
+            sent: "00".into(),
+            stored: "01".into(),
+        };
         assert_eq!(Error::from_ftp(Op::Write, &e).errno, libc::EIO);
     }
 }

@@ -4,7 +4,8 @@ use super::error::{Error, Op, Result};
 use super::links;
 use super::pool::{Pool, Pooled};
 use super::times::SetTimes;
-use super::{join, split, Capabilities, Download, Entry, Kind, Remote, Upload, WriteMode};
+use super::{join, split, Capabilities, Download, Entry, Kind, Remote, Upload, Verify, WriteMode};
+use crate::ftp::hash::{HashAlg, HashMethod, Hasher};
 use crate::ftp::list::{self, EntryKind, ListFormat};
 use crate::ftp::{self, Command, Control, DataConn, Features};
 use log::{debug, warn};
@@ -18,6 +19,73 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Largest directory listing accepted, in bytes (with at most
 /// `list::MAX_ENTRIES` entries): beyond it a listing is EFBIG.
 const MAX_LISTING: usize = 96 << 20;
+
+/// What an upload is checked by once the server confirmed it, chosen for
+/// a mount from `-o verify=` and the server's features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadCheck {
+    /// Compare the server's `SIZE` with the bytes sent.
+    pub size: bool,
+    /// Compare the server's hash with the hash of the bytes sent (not for
+    /// appends: the server can only hash the whole file).
+    pub hash: Option<HashMethod>,
+    /// A hash the server will not give fails the upload (`verify=hash`),
+    /// rather than leaving it checked by size only.
+    pub hash_required: bool,
+}
+
+impl UploadCheck {
+    /// The checks `verify` asks for that a server with features `f` can do.
+    /// `verify=hash` on a server without a hash we can compute (SHA-256,
+    /// SHA-512 or SHA-1 by `HASH` or `XSHA...`) is an error for the user.
+    pub fn choose(verify: Verify, f: &Features) -> std::result::Result<UploadCheck, String> {
+        let size = f.has("SIZE");
+        let check = match verify {
+            Verify::Auto => UploadCheck {
+                size,
+                hash: f.hash_method(),
+                hash_required: false,
+            },
+            Verify::Hash => UploadCheck {
+                size,
+                hash: Some(f.hash_method().ok_or(
+                    "verify=hash: the server offers no hash command ftpsfs can use (HASH or XSHA512/XSHA256/XSHA1 in FEAT); use verify=auto or verify=size",
+                )?),
+                hash_required: true,
+            },
+            Verify::Size => UploadCheck {
+                size,
+                hash: None,
+                hash_required: false,
+            },
+            Verify::None => UploadCheck {
+                size: false,
+                hash: None,
+                hash_required: false,
+            },
+        };
+        Ok(check)
+    }
+
+    /// The same checks without the hash (for appends).
+    fn without_hash(self) -> UploadCheck {
+        UploadCheck {
+            hash: None,
+            hash_required: false,
+            ..self
+        }
+    }
+
+    /// What is checked, for the log.
+    fn describe(&self) -> String {
+        match (self.size, self.hash) {
+            (true, Some(m)) => format!("SIZE and {m}"),
+            (false, Some(m)) => m.to_string(),
+            (true, None) => "SIZE".into(),
+            (false, None) => "nothing".into(),
+        }
+    }
+}
 
 /// An FTPS server reached through a connection pool.
 pub struct FtpsRemote {
@@ -37,6 +105,8 @@ pub struct FtpsRemote {
     has_mdtm: bool,
     /// Seconds the server's LIST times are ahead of UTC (`time_offset=`).
     time_offset: i64,
+    /// How uploads are checked.
+    check: UploadCheck,
 }
 
 impl FtpsRemote {
@@ -44,7 +114,9 @@ impl FtpsRemote {
     /// `base` is the server directory shown at the mount root. With
     /// `atomic`, a replacing upload is stored under a temporary name beside
     /// its file, checked, and renamed over it.
+    /// Uploads are checked as `verify=auto` says until [`Self::with_verify`].
     pub fn new(pool: Arc<Pool>, f: &Features, base: &str, atomic: bool) -> FtpsRemote {
+        let check = UploadCheck::choose(Verify::Auto, f).expect("verify=auto always has a choice");
         FtpsRemote {
             pool,
             base: base.trim_end_matches('/').to_string(),
@@ -57,6 +129,7 @@ impl FtpsRemote {
             set_times: SetTimes::default(),
             has_mdtm: f.has("MDTM"),
             time_offset: 0,
+            check,
         }
     }
 
@@ -87,6 +160,13 @@ impl FtpsRemote {
             .zip(times)
             .filter_map(|(i, t)| Some((i, list::parse_mdtm(t.as_deref()?)?)))
             .collect())
+    }
+
+    /// Checks uploads with `check` (see [`UploadCheck::choose`]).
+    pub fn with_verify(mut self, check: UploadCheck) -> FtpsRemote {
+        debug!("uploads are checked by {}", check.describe());
+        self.check = check;
+        self
     }
 
     fn server_path(&self, path: &str) -> String {
@@ -158,6 +238,28 @@ impl FtpsRemote {
     fn begin(&self, op: Op, cmd: &Command, rest: Option<u64>) -> Result<(Pooled, DataConn)> {
         self.run(op, true, true, |c| c.begin(cmd, rest))
     }
+
+    /// Starts an upload on its own pooled connection. When it is to be
+    /// checked by `HASH`, the algorithm is selected first, so that a server
+    /// hashing what it receives has the answer ready (a failure here is
+    /// only logged: the check selects it again).
+    fn begin_upload(&self, op: Op, cmd: &Command, hashed: bool) -> Result<(Pooled, DataConn)> {
+        let select = match self.check.hash {
+            Some(HashMethod::Hash(alg)) if hashed => Some(alg),
+            _ => None,
+        };
+        self.run(op, true, true, |c| {
+            if let Some(alg) = select {
+                if let Err(e) = c.select_hash(alg) {
+                    if !c.is_usable() {
+                        return Err(e);
+                    }
+                    debug!("OPTS HASH {} before the upload: {e}", alg.name());
+                }
+            }
+            c.begin(cmd, None)
+        })
+    }
 }
 
 impl FtpsRemote {
@@ -181,10 +283,11 @@ impl FtpsRemote {
     }
 }
 
-/// Hands an upload's data connection to its writer thread; without one,
-/// the transfer is dropped and the connection with it.
-fn write_behind(conn: &mut Pooled, data: DataConn) -> Result<WriteBehind> {
-    WriteBehind::start(data).map_err(|e| {
+/// Hands an upload's data connection to its writer thread, which hashes
+/// what it sends with `hash`; without a thread, the transfer is dropped
+/// and the connection with it.
+fn write_behind(conn: &mut Pooled, data: DataConn, hash: Option<HashAlg>) -> Result<WriteBehind> {
+    WriteBehind::start(data, hash.map(HashAlg::hasher)).map_err(|e| {
         conn.control().mark_broken();
         Error::new(libc::EIO, format!("no upload writer thread: {e}"))
     })
@@ -370,15 +473,16 @@ impl Remote for FtpsRemote {
                 let temp = temp_path(&spath);
                 let cmd = Command::with_arg("STOR", temp.clone())
                     .map_err(|e| Error::from_ftp(Op::Write, &e))?;
-                match self.begin(Op::Write, &cmd, None) {
+                match self.begin_upload(Op::Write, &cmd, true) {
                     Ok((mut conn, data)) => {
-                        let writer = write_behind(&mut conn, data)?;
+                        let hash = self.check.hash.map(HashMethod::alg);
+                        let writer = write_behind(&mut conn, data, hash)?;
                         return Ok(Box::new(FtpUpload {
                             conn,
                             data: Some(writer),
                             path: temp,
                             start: 0,
-                            check_size: self.has_size,
+                            check: self.check,
                             replace: Some(spath),
                             mode,
                             keep_temp: false,
@@ -410,18 +514,24 @@ impl Remote for FtpsRemote {
             ("STOR", Op::Write)
         };
         let cmd = Command::with_arg(verb, spath.clone()).map_err(|e| Error::from_ftp(op, &e))?;
-        let (mut conn, data) = self.begin(op, &cmd, None).inspect_err(|e| {
+        let (mut conn, data) = self.begin_upload(op, &cmd, !append).inspect_err(|e| {
             if append && e.errno == libc::EOPNOTSUPP {
                 self.append_refused.store(true, Ordering::Relaxed);
             }
         })?;
-        let writer = write_behind(&mut conn, data)?;
+        // An append is checked by size only: the server hashes whole files.
+        let check = if append {
+            self.check.without_hash()
+        } else {
+            self.check
+        };
+        let writer = write_behind(&mut conn, data, check.hash.map(HashMethod::alg))?;
         Ok(Box::new(FtpUpload {
             conn,
             data: Some(writer),
             path: spath,
             start,
-            check_size: self.has_size,
+            check,
             replace: None,
             mode: None,
             keep_temp: false,
@@ -648,27 +758,50 @@ const QUEUED_WRITES: usize = 4;
 /// A data connection written by a thread of its own, so that a write
 /// returns once its bytes are queued (a bounded queue) and the next one
 /// can arrive while they are on the wire. A failure shows at the next
-/// write, or at the end.
+/// write, or at the end. The thread also hashes what it sends, when asked
+/// to, so the hash costs the writer of the file no time.
 struct WriteBehind {
     queue: Option<SyncSender<Vec<u8>>>,
-    writer: Option<JoinHandle<(DataConn, std::io::Result<()>)>>,
+    writer: Option<JoinHandle<Written>>,
     /// Bytes queued so far.
     queued: u64,
 }
 
+/// What a [`WriteBehind`] thread gives back.
+struct Written {
+    data: DataConn,
+    /// Whether every byte queued was written.
+    result: std::io::Result<()>,
+    /// The hash of every byte written, when asked for and all were.
+    digest: Option<Vec<u8>>,
+}
+
 impl WriteBehind {
-    fn start(data: DataConn) -> std::io::Result<WriteBehind> {
+    fn start(data: DataConn, hasher: Option<Hasher>) -> std::io::Result<WriteBehind> {
         let (queue, chunks) = sync_channel::<Vec<u8>>(QUEUED_WRITES);
         let writer = std::thread::Builder::new()
             .name("ftpsfs-upload".into())
             .spawn(move || {
                 let mut data = data;
+                let mut hasher = hasher;
                 for chunk in chunks {
                     if let Err(e) = data.write_all(&chunk) {
-                        return (data, Err(e));
+                        return Written {
+                            data,
+                            result: Err(e),
+                            digest: None,
+                        };
+                    }
+                    // While the kernel sends the chunk.
+                    if let Some(h) = hasher.as_mut() {
+                        h.update(&chunk);
                     }
                 }
-                (data, Ok(()))
+                Written {
+                    data,
+                    result: Ok(()),
+                    digest: hasher.map(Hasher::finish),
+                }
             })?;
         Ok(WriteBehind {
             queue: Some(queue),
@@ -691,7 +824,7 @@ impl WriteBehind {
 
     /// Waits (each socket write bounded by its timeout) until everything
     /// queued is written or writing failed; gives back the connection.
-    fn end(mut self) -> ftp::Result<(DataConn, std::io::Result<()>)> {
+    fn end(mut self) -> ftp::Result<Written> {
         drop(self.queue.take());
         self.writer
             .take()
@@ -707,7 +840,7 @@ struct FtpUpload {
     /// Where the bytes go: the file itself, or a temporary name beside it.
     path: String,
     start: u64,
-    check_size: bool,
+    check: UploadCheck,
     /// An atomic upload: the file `path` replaces once complete.
     replace: Option<String>,
     /// Permission bits to set once complete (those of the replaced file).
@@ -717,16 +850,56 @@ struct FtpUpload {
 }
 
 impl FtpUpload {
-    fn complete(&mut self, data: DataConn) -> Result<()> {
+    /// After every byte was written: the final reply, the checks, the
+    /// mode, and the rename over the file of an atomic upload. `digest` is
+    /// the hash of the bytes sent, when the upload is checked by hash.
+    fn complete(&mut self, data: DataConn, digest: Option<Vec<u8>>) -> Result<()> {
         let sent = data.bytes();
         let failed = |e: ftp::Error| Error::from_ftp(Op::Write, &e);
         let control = self.conn.control();
         control.finish_upload(data).map_err(failed)?;
-        if self.check_size {
+        if self.check.size {
             control
                 .verify_size(&self.path, self.start + sent)
                 .map_err(failed)?;
         }
+        let mut checked = if self.check.size {
+            vec!["SIZE".to_string()]
+        } else {
+            Vec::new()
+        };
+        match (self.check.hash, digest) {
+            // An empty file has nothing a hash would add to its size.
+            (Some(_), Some(_)) if sent == 0 => {}
+            (Some(method), Some(digest)) => {
+                match control.verify_hash(&self.path, method, &digest, sent) {
+                    Ok(()) => checked.push(method.to_string()),
+                    Err(e @ ftp::Error::HashMismatch { .. }) => {
+                        warn!("{}: {e}", self.path);
+                        return Err(failed(e));
+                    }
+                    Err(e) if !control.is_usable() => return Err(failed(e)),
+                    // Whatever the reply code: the upload is what failed.
+                    Err(e) if self.check.hash_required => {
+                        return Err(Error::new(
+                            libc::EIO,
+                            format!("{}: not checked by hash (verify=hash): {e}", self.path),
+                        ))
+                    }
+                    Err(e) => debug!("{}: no {method} ({e}), so not checked by hash", self.path),
+                }
+            }
+            _ => {}
+        }
+        if checked.is_empty() {
+            checked.push("nothing".into());
+        }
+        debug!(
+            "{}: {} bytes stored, checked: {}",
+            self.path,
+            self.start + sent,
+            checked.join(" and ")
+        );
         if let Some(mode) = self.mode {
             if let Err(e) = control.chmod(&self.path, mode) {
                 debug!("{}: mode {mode:o} not set: {e}", self.path);
@@ -776,8 +949,8 @@ impl Upload for FtpUpload {
         // The writer stopped: its error, after the server's verdict.
         let w = self.data.take().expect("checked above");
         let e = match w.end() {
-            Ok((data, r)) => {
-                let e = r.err().map_or_else(
+            Ok(Written { data, result, .. }) => {
+                let e = result.err().map_or_else(
                     || ftp::Error::Protocol("the upload writer stopped".into()),
                     |e| ftp::Error::from_io(e, "upload"),
                 );
@@ -807,8 +980,16 @@ impl Upload for FtpUpload {
             .take()
             .ok_or_else(|| Error::new(libc::EIO, "upload already failed"))?;
         let r = match w.end() {
-            Ok((data, Ok(()))) => self.complete(data),
-            Ok((data, Err(e))) => {
+            Ok(Written {
+                data,
+                result: Ok(()),
+                digest,
+            }) => self.complete(data, digest),
+            Ok(Written {
+                data,
+                result: Err(e),
+                ..
+            }) => {
                 let _ = self.conn.control().finish_upload(data);
                 Err(Error::from_ftp(
                     Op::Write,
@@ -832,7 +1013,7 @@ impl Drop for FtpUpload {
         if let Some(w) = self.data.take() {
             warn!("upload of {} abandoned after {} bytes", self.path, w.queued);
             match w.end() {
-                Ok((data, _)) => {
+                Ok(Written { data, .. }) => {
                     let _ = self.conn.control().abort(data);
                 }
                 Err(_) => self.conn.control().mark_broken(),

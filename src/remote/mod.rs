@@ -50,6 +50,20 @@ pub struct Capabilities {
     pub set_mtime: bool,
 }
 
+/// How an upload is checked once the server confirmed it (`-o verify=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verify {
+    /// A hash when the server offers one, else the size. The default.
+    #[default]
+    Auto,
+    /// A hash; a server without a usable hash command cannot be mounted.
+    Hash,
+    /// The size (`SIZE`) only.
+    Size,
+    /// Nothing beyond the server's own confirmation.
+    None,
+}
+
 /// An open download that streams a file from an offset.
 pub trait Download: Send {
     /// Reads until `buf` is full or the file ends. Returns 0 only at a

@@ -35,10 +35,11 @@ pub const KINDS: [&str; 5] = [
 ];
 /// Files each kind needs, as `(kind, path)`; `path` is relative to [`OPT`]
 /// unless absolute.
-const BINARIES: [(&str, &str); 6] = [
+const BINARIES: [(&str, &str); 7] = [
     ("vsftpd", "/usr/sbin/vsftpd"),
     ("proftpd", "proftpd/usr/sbin/proftpd"),
     ("proftpd", "proftpd/usr/lib/proftpd/mod_tls.so"),
+    ("proftpd", "proftpd/usr/lib/proftpd/mod_digest.so"),
     ("pure-ftpd", "pure-ftpd/usr/sbin/pure-ftpd"),
     ("pure-ftpd", "pure-ftpd/usr/bin/pure-pw"),
     ("pyftpdlib", "pyftpdlib/venv/bin/python"),
@@ -255,7 +256,8 @@ impl TestServer {
 
     /// Starts proftpd with mod_tls (explicit TLS, `TLSRequired on`, TLS 1.2
     /// and 1.3, default `TLSOptions`: a data connection that does not resume
-    /// its control connection's TLS session gets 425). Has MLSD and MFMT.
+    /// its control connection's TLS session gets 425). Has MLSD and MFMT, and
+    /// mod_digest's HASH and XSHA512/XSHA256/XSHA1 (uploads checked by hash).
     pub fn proftpd() -> TestServer {
         TestServer::start("proftpd", "proftpd", false)
     }
