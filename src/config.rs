@@ -2,6 +2,7 @@
 
 use crate::ftp::control::{DataMode, Protection, Sequence};
 use crate::ftp::{tls, Command, ConnectOptions, TlsStart};
+use crate::names::Charset;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -97,6 +98,9 @@ pub struct MountConfig {
     /// `log_file=PATH`: the log goes there (appended) instead of to syslog
     /// (in the background) or stderr (with `-f`).
     pub log_file: Option<PathBuf>,
+    /// `iocharset=NAME`: the charset of the server's file names (UTF-8,
+    /// byte for byte, by default).
+    pub iocharset: Charset,
 }
 
 impl MountConfig {
@@ -135,6 +139,7 @@ impl MountConfig {
             atomic_upload: true,
             keepalive: Duration::ZERO,
             log_file: None,
+            iocharset: Charset::utf8(),
         }
     }
 
@@ -209,6 +214,7 @@ impl MountConfig {
         if self.active {
             opts.data_mode = DataMode::Active;
         }
+        opts.charset = self.iocharset;
         opts.sequence = Sequence {
             before_auth: self
                 .before_auth

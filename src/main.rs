@@ -93,7 +93,8 @@ fn main() {
     if !cfg.keepalive.is_zero() {
         pool.keep_alive(cfg.keepalive);
     }
-    let remote = FtpsRemote::new(Arc::clone(&pool), &features, &cfg.root, cfg.atomic_upload);
+    let remote = FtpsRemote::new(Arc::clone(&pool), &features, &cfg.root, cfg.atomic_upload)
+        .with_charset(cfg.iocharset);
     let fs = build_fs(&cfg, Arc::new(remote));
     let config = mount_config(&cfg);
     let session = match fuser::Session::new(fs, &cfg.mountpoint, &config) {

@@ -6,6 +6,7 @@ use super::times::SetTimes;
 use super::{join, split, Capabilities, Download, Entry, Kind, Remote, Upload, WriteMode};
 use crate::ftp::list::{self, EntryKind, ListFormat};
 use crate::ftp::{self, Command, Control, DataConn, Features};
+use crate::names::{Charset, Shown};
 use log::{debug, warn};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,6 +32,10 @@ pub struct FtpsRemote {
     atomic: bool,
     /// Times set through this mount, shown where a listing is coarser.
     set_times: SetTimes,
+    /// How the server writes names (`-o iocharset=`): listings are decoded
+    /// with it. Commands are encoded by the connections' own copy
+    /// (`ConnectOptions::charset`), which must be the same.
+    charset: Charset,
 }
 
 impl FtpsRemote {
@@ -49,7 +54,15 @@ impl FtpsRemote {
             append_refused: AtomicBool::new(false),
             atomic,
             set_times: SetTimes::default(),
+            charset: Charset::utf8(),
         }
+    }
+
+    /// Decodes listed names in `charset` (`-o iocharset=`) instead of
+    /// UTF-8; give the pool's `ConnectOptions` the same charset.
+    pub fn with_charset(mut self, charset: Charset) -> FtpsRemote {
+        self.charset = charset;
+        self
     }
 
     fn server_path(&self, path: &str) -> String {
@@ -120,6 +133,31 @@ impl FtpsRemote {
     /// Starts a transfer on its own pooled connection.
     fn begin(&self, op: Op, cmd: &Command, rest: Option<u64>) -> Result<(Pooled, DataConn)> {
         self.run(op, true, true, |c| c.begin(cmd, rest))
+    }
+}
+
+impl FtpsRemote {
+    /// A listed entry with its name (and link target) decoded in the
+    /// server's charset; `None` for a name that decodes to one holding
+    /// `/` or NUL, which no local name can be.
+    fn recode(&self, dir: &str, mut e: list::ListEntry) -> Option<list::ListEntry> {
+        if self.charset.is_utf8() {
+            return Some(e);
+        }
+        e.name = self.charset.recode_listed(std::mem::take(&mut e.name));
+        if e.name.contains(['/', '\0']) {
+            debug!(
+                "{}: dropped \"{}\": '/' or NUL in {}",
+                Shown(dir),
+                Shown(&e.name),
+                self.charset.name()
+            );
+            return None;
+        }
+        if let EntryKind::Symlink { target: Some(t) } = &mut e.kind {
+            *t = self.charset.recode_listed(std::mem::take(t));
+        }
+        Some(e)
     }
 }
 
@@ -247,6 +285,7 @@ impl Remote for FtpsRemote {
         Ok(parsed
             .entries
             .into_iter()
+            .filter_map(|e| self.recode(dir, e))
             .map(|e| {
                 let step = e.mtime_step;
                 let mut entry = convert(e);
@@ -260,7 +299,7 @@ impl Remote for FtpsRemote {
     }
 
     fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>> {
-        let cmd = Command::with_arg("RETR", self.server_path(path))
+        let cmd = Command::with_path("RETR", self.server_path(path))
             .map_err(|e| Error::from_ftp(Op::Read, &e))?;
         let (mut conn, data) = self.begin(Op::Read, &cmd, Some(offset))?;
         let rest = conn.control().features().has("REST");
@@ -282,7 +321,7 @@ impl Remote for FtpsRemote {
         if let WriteMode::Replace { mode } = how {
             if self.atomic {
                 let temp = temp_path(&spath);
-                let cmd = Command::with_arg("STOR", temp.clone())
+                let cmd = Command::with_path("STOR", temp.clone())
                     .map_err(|e| Error::from_ftp(Op::Write, &e))?;
                 match self.begin(Op::Write, &cmd, None) {
                     Ok((mut conn, data)) => {
@@ -323,7 +362,7 @@ impl Remote for FtpsRemote {
         } else {
             ("STOR", Op::Write)
         };
-        let cmd = Command::with_arg(verb, spath.clone()).map_err(|e| Error::from_ftp(op, &e))?;
+        let cmd = Command::with_path(verb, spath.clone()).map_err(|e| Error::from_ftp(op, &e))?;
         let (mut conn, data) = self.begin(op, &cmd, None).inspect_err(|e| {
             if append && e.errno == libc::EOPNOTSUPP {
                 self.append_refused.store(true, Ordering::Relaxed);
