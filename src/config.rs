@@ -2,6 +2,7 @@
 
 use crate::ftp::control::{DataMode, Protection, Sequence};
 use crate::ftp::{tls, Command, ConnectOptions, TlsStart};
+use crate::names::Charset;
 use crate::remote::Verify;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -106,6 +107,9 @@ pub struct MountConfig {
     /// `log_file=PATH`: the log goes there (appended) instead of to syslog
     /// (in the background) or stderr (with `-f`).
     pub log_file: Option<PathBuf>,
+    /// `iocharset=NAME`: the charset of the server's file names (UTF-8,
+    /// byte for byte, by default).
+    pub iocharset: Charset,
 }
 
 impl MountConfig {
@@ -147,6 +151,7 @@ impl MountConfig {
             time_offset: 0,
             follow_symlinks: false,
             log_file: None,
+            iocharset: Charset::utf8(),
         }
     }
 
@@ -221,6 +226,7 @@ impl MountConfig {
         if self.active {
             opts.data_mode = DataMode::Active;
         }
+        opts.charset = self.iocharset;
         opts.sequence = Sequence {
             before_auth: self
                 .before_auth

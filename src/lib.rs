@@ -4,7 +4,8 @@
 //! `cache` (listings), `remote` (the narrow trait the filesystem uses, with
 //! the FTPS and in-memory implementations), `ftp` (the protocol client);
 //! beside them `probe`, the `ftpsfs probe` diagnostic, `secret` (wiping
-//! passwords from memory) and `daemon` (background, log, signals).
+//! passwords from memory), `daemon` (background, log, signals) and `names`
+//! (file names as bytes, escapes and server charsets).
 
 pub mod cache;
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod daemon;
 pub mod fs;
 pub mod ftp;
+pub mod names;
 pub mod probe;
 pub mod remote;
 pub mod secret;

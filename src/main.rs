@@ -97,7 +97,8 @@ fn main() {
     }
     let remote = FtpsRemote::new(Arc::clone(&pool), &features, &cfg.root, cfg.atomic_upload)
         .with_time_offset(cfg.time_offset)
-        .with_verify(check);
+        .with_verify(check)
+        .with_charset(cfg.iocharset);
     let fs = build_fs(&cfg, Arc::new(remote));
     let config = mount_config(&cfg);
     let session = match fuser::Session::new(fs, &cfg.mountpoint, &config) {

@@ -21,6 +21,7 @@ use ftpsfs::ftp::list::{
 };
 use ftpsfs::ftp::reply::{parse_replies, take_line, Reply, ReplyParser, MAX_LINE};
 use ftpsfs::ftp::{Command, Features};
+use ftpsfs::names::{self, Charset};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use std::path::PathBuf;
@@ -361,7 +362,7 @@ proptest! {
     ) {
         let arg: String = arg.into_iter().collect();
         let one_line = |c: &Command| {
-            let wire = c.to_wire();
+            let wire = c.to_wire(&Charset::utf8()).expect("a text argument always encodes");
             let body = &wire[..wire.len() - 2];
             wire.ends_with(b"\r\n") && !body.iter().any(|b| matches!(b, b'\r' | b'\n' | 0))
         };
@@ -764,5 +765,58 @@ proptest! {
             Some((login.clone(), Some(password.clone())))
         );
         prop_assert_eq!(parse_netrc(&text, &host, Some("someone-else")), None);
+    }
+}
+
+/// Bytes that are mostly ASCII, with the bytes of UTF-8 sequences, the
+/// escape block's own UTF-8 (`EF 9E/9F xx`) and stray high bytes mixed in.
+fn name_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => any::<u8>(),
+            2 => proptest::sample::select(&[b' ', b'*', b'?', b'[', b'a', b'/', 0xef, 0x9e, 0x9f, 0xc3, 0xa9, 0x80, 0xff][..]),
+            1 => any::<char>().prop_map(|c| c as u8),
+        ],
+        0..40,
+    )
+}
+
+proptest! {
+    #![proptest_config(config(2000))]
+
+    /// Issue 8: every byte string is a name and comes back unchanged, on
+    /// the FUSE side (`from_bytes`/`to_bytes`) and on the wire (the
+    /// default charset), so no server file is ever out of reach.
+    #[test]
+    fn any_bytes_round_trip_through_a_name(raw in name_bytes()) {
+        let name = names::from_bytes(&raw);
+        prop_assert_eq!(&*names::to_bytes(&name), &raw[..]);
+        prop_assert_eq!(Charset::utf8().decode(&raw), name.clone());
+        let wire = Charset::utf8().encode(&name);
+        prop_assert_eq!(wire.as_deref(), Some(&raw[..]));
+        // Valid UTF-8 outside the escape block is its own name.
+        if let Ok(s) = std::str::from_utf8(&raw) {
+            if !s.chars().any(|c| ('\u{F780}'..='\u{F7FF}').contains(&c)) {
+                prop_assert_eq!(&name, s);
+            }
+        }
+    }
+
+    /// In any charset, the bytes a name is sent as list back as that very
+    /// name: server bytes decode to a name that encodes to them again,
+    /// and a name is either refused or sent as bytes that decode to it.
+    #[test]
+    fn charsets_never_send_another_name(
+        raw in name_bytes(),
+        text in "[a-zé名ф€ \u{F7E9}]{0,12}",
+        label in proptest::sample::select(&["latin1", "cp1251", "shift_jis", "gbk", "euc-kr", "koi8-r", "big5", "euc-jp"][..]),
+    ) {
+        let cs = Charset::from_label(label).unwrap();
+        let name = cs.decode(&raw);
+        let wire = cs.encode(&name);
+        prop_assert_eq!(wire.as_deref(), Some(&raw[..]), "{} {:?}", label, name);
+        if let Some(wire) = cs.encode(&text) {
+            prop_assert_eq!(cs.decode(&wire), text.clone());
+        }
     }
 }

@@ -3,6 +3,7 @@
 use super::CliError;
 use crate::config::{MountConfig, TlsVersions};
 use crate::ftp::tls::Fingerprint;
+use crate::names::Charset;
 use crate::remote::Verify;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -109,6 +110,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         key: "verify",
         value: "auto|hash|size|none",
         help: "check uploads by the server's hash (HASH, XSHA256...) and/or SIZE (default auto: hash if offered)",
+    },
+    OptionDoc {
+        key: "iocharset",
+        value: "CHARSET",
+        help: "charset of the server's file names, e.g. latin1, cp1251 (default UTF-8)",
     },
     OptionDoc {
         key: "active",
@@ -297,6 +303,11 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
                 }
             }
             "follow_symlinks" if value.is_none() => cfg.follow_symlinks = true,
+            "iocharset" => {
+                let v = need()?;
+                cfg.iocharset = Charset::from_label(v)
+                    .map_err(|e| CliError::usage(format!("bad value for option iocharset: {e}")))?
+            }
             "active" => cfg.active = true,
             "passive" => cfg.active = false,
             "cert" => cfg.cert = Some(PathBuf::from(need()?)),
@@ -477,6 +488,7 @@ mod tests {
             "private|clear" => "clear".into(),
             "[+-]HH[:MM]" => "-05:30".into(),
             "auto|hash|size|none" => "hash".into(),
+            "CHARSET" => "latin1".into(),
             other => panic!("no sample for value kind {other:?} of {}", doc.key),
         };
         format!("{}={v}", doc.key)
@@ -545,6 +557,13 @@ mod tests {
             .message
             .contains("connections"));
         assert!(apply_options(&mut c, "tls=1.1").is_err());
+        assert!(apply_options(&mut c, "iocharset=klingon")
+            .unwrap_err()
+            .message
+            .contains("iocharset"));
+        assert!(apply_options(&mut c, "iocharset=utf-16le").is_err());
+        apply_options(&mut c, "iocharset=CP1251").unwrap();
+        assert_eq!(c.iocharset.name(), "windows-1251");
         assert!(apply_options(&mut c, "timeout").is_err());
     }
 }

@@ -70,7 +70,18 @@ fn file_type(k: Kind) -> FileType {
 }
 
 fn name_of(name: &OsStr) -> Result<String> {
-    ops::name_str(name).map(str::to_string)
+    ops::name_str(name)
+}
+
+/// The bytes the kernel gets for a name ([`crate::names::to_bytes`]).
+fn os_name(name: &str) -> std::borrow::Cow<'_, OsStr> {
+    use std::os::unix::ffi::OsStrExt;
+    match crate::names::to_bytes(name) {
+        std::borrow::Cow::Borrowed(b) => std::borrow::Cow::Borrowed(OsStr::from_bytes(b)),
+        std::borrow::Cow::Owned(b) => {
+            std::borrow::Cow::Owned(std::os::unix::ffi::OsStringExt::from_vec(b))
+        }
+    }
 }
 
 fn time(t: TimeOrNow) -> SystemTime {
@@ -167,7 +178,7 @@ impl Filesystem for FtpsFs {
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
         self.spawn(move |c| match c.readlink(ino.0) {
-            Ok(t) => reply.data(t.as_bytes()),
+            Ok(t) => reply.data(&crate::names::to_bytes(&t)),
             Err(e) => reply.error(errno(&e)),
         });
     }
@@ -314,7 +325,7 @@ impl Filesystem for FtpsFs {
         match self.core.readdir(ino.0, fh.0, offset) {
             Ok(entries) => {
                 for (ino, next, kind, name) in entries {
-                    if reply.add(INodeNo(ino), next, file_type(kind), name) {
+                    if reply.add(INodeNo(ino), next, file_type(kind), os_name(&name)) {
                         break;
                     }
                 }
@@ -336,7 +347,7 @@ impl Filesystem for FtpsFs {
             Ok(entries) => {
                 for (attr, next, name) in entries {
                     let ino = attr.ino;
-                    if reply.add(ino, next, &name, &TTL, &attr, Generation(0)) {
+                    if reply.add(ino, next, os_name(&name), &TTL, &attr, Generation(0)) {
                         break;
                     }
                     if name != "." && name != ".." {

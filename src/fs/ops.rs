@@ -72,15 +72,16 @@ fn erofs() -> Error {
     Error::new(libc::EROFS, "read-only mount")
 }
 
-/// A file name from the kernel as UTF-8, refusing what FTP cannot carry.
-pub fn name_str(name: &std::ffi::OsStr) -> Result<&str> {
-    let s = name
-        .to_str()
-        .ok_or_else(|| Error::new(libc::EINVAL, "file name is not UTF-8"))?;
-    if s.is_empty() || s.contains(['/', '\0', '\r', '\n']) {
+/// A file name from the kernel, every byte kept ([`crate::names`]: bytes
+/// that are not UTF-8 become escapes), refusing what FTP cannot carry: an
+/// empty name, `/`, NUL, CR and LF.
+pub fn name_str(name: &std::ffi::OsStr) -> Result<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let raw = name.as_bytes();
+    if raw.is_empty() || raw.iter().any(|b| matches!(b, b'/' | 0 | b'\r' | b'\n')) {
         return Err(Error::new(libc::EINVAL, "file name not allowed"));
     }
-    Ok(s)
+    Ok(crate::names::from_bytes(raw))
 }
 
 impl Core {
@@ -1064,9 +1065,14 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // Issue 8: a name that is not UTF-8 is kept, byte for byte.
         use std::os::unix::ffi::OsStrExt;
         let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9");
-        assert_eq!(name_str(latin1).unwrap_err().errno, libc::EINVAL);
+        assert_eq!(name_str(latin1).unwrap(), "caf\u{F7E9}");
+        assert_eq!(
+            &*crate::names::to_bytes(&name_str(latin1).unwrap()),
+            b"caf\xe9"
+        );
     }
 
     #[test]

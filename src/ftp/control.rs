@@ -8,6 +8,7 @@ use super::hash::{self, HashAlg, HashMethod};
 use super::reply::{take_line, Reply, ReplyParser};
 use super::tls::{self, SessionStore};
 use super::tls_stream::TlsStream;
+use crate::names::Charset;
 use log::{debug, trace};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
@@ -92,6 +93,9 @@ pub struct ConnectOptions {
     pub data_mode: DataMode,
     /// Timing of AUTH, PBSZ and PROT relative to other commands.
     pub sequence: Sequence,
+    /// How paths are written on the wire (`-o iocharset=`; UTF-8 by
+    /// default). Without UTF-8, `OPTS UTF8 ON` is not sent.
+    pub charset: Charset,
 }
 
 impl ConnectOptions {
@@ -114,6 +118,7 @@ impl ConnectOptions {
             protection: Protection::default(),
             data_mode: DataMode::default(),
             sequence: Sequence::default(),
+            charset: Charset::default(),
         }
     }
 }
@@ -215,6 +220,8 @@ pub struct Control {
     protection: Protection,
     data_mode: DataMode,
     protect_before_login: bool,
+    /// How paths go on the wire.
+    charset: Charset,
     epsv_refused: bool,
     /// The algorithm `HASH` uses on this connection (FEAT's `*`, or the
     /// last `OPTS HASH`).
@@ -349,6 +356,7 @@ impl Control {
             protection: opts.protection,
             data_mode: opts.data_mode,
             protect_before_login: opts.sequence.protect_before_login,
+            charset: opts.charset,
             epsv_refused: false,
             hash_current: None,
             broken: false,
@@ -442,7 +450,8 @@ impl Control {
 
     /// Logs in: USER, then PASS on 331 (232/230 mean no password is needed),
     /// then reads FEAT and prepares binary, protected transfers:
-    /// `PBSZ 0`, `PROT P`, `TYPE I`, and `OPTS UTF8 ON` when listed.
+    /// `PBSZ 0`, `PROT P`, `TYPE I`, and `OPTS UTF8 ON` when listed (and
+    /// the names are UTF-8: not with `iocharset=`).
     /// `PBSZ`/`PROT` come before `USER` when the sequence asks for it.
     pub fn login(&mut self, user: &str, password: &str) -> Result<()> {
         if self.protect_before_login {
@@ -476,7 +485,7 @@ impl Control {
             self.protect()?;
         }
         self.expect(&Command::with_arg("TYPE", "I")?, |c| c == 200)?;
-        if self.features.has("UTF8") {
+        if self.features.has("UTF8") && self.charset.is_utf8() {
             // pure-ftpd lists UTF8 but answers 504: harmless.
             let _ = self.command(&Command::with_arg("OPTS", "UTF8 ON")?)?;
         }
@@ -557,7 +566,7 @@ impl Control {
 
     fn send(&mut self, cmd: &Command) -> Result<()> {
         debug!("> {cmd:?}");
-        let mut wire = cmd.to_wire();
+        let mut wire = cmd.to_wire(&self.charset)?;
         let r = self
             .stream
             .write_all(&wire)
@@ -666,7 +675,7 @@ impl Control {
 
     /// `SIZE path` (RFC 3659).
     pub fn size(&mut self, path: &str) -> Result<u64> {
-        let r = self.expect(&Command::with_arg("SIZE", path)?, |c| c == 213)?;
+        let r = self.expect(&Command::with_path("SIZE", path)?, |c| c == 213)?;
         r.text()
             .trim()
             .parse()
@@ -675,7 +684,7 @@ impl Control {
 
     /// `MDTM path`: the modification time as `YYYYMMDDHHMMSS[.sss]` (UTC).
     pub fn mdtm(&mut self, path: &str) -> Result<String> {
-        let r = self.expect(&Command::with_arg("MDTM", path)?, |c| c == 213)?;
+        let r = self.expect(&Command::with_path("MDTM", path)?, |c| c == 213)?;
         Ok(r.text().trim().to_string())
     }
 
@@ -692,7 +701,9 @@ impl Control {
         for window in paths.chunks(PIPELINE) {
             let mut wire = Vec::new();
             for p in window {
-                wire.extend_from_slice(&Command::with_arg("MDTM", p.as_str())?.to_wire());
+                wire.extend_from_slice(
+                    &Command::with_path("MDTM", p.as_str())?.to_wire(&self.charset)?,
+                );
             }
             debug!("> MDTM x{} (pipelined)", window.len());
             self.stream
@@ -714,9 +725,9 @@ impl Control {
     /// server lists it, else the `MDTM time path` form vsftpd understands.
     pub fn set_mtime(&mut self, path: &str, stamp: &str) -> Result<()> {
         let cmd = if self.features.has("MFMT") {
-            Command::with_arg("MFMT", format!("{stamp} {path}"))?
+            Command::with_arg_and_path("MFMT", stamp, path)?
         } else {
-            Command::with_arg("MDTM", format!("{stamp} {path}"))?
+            Command::with_arg_and_path("MDTM", stamp, path)?
         };
         self.expect(&cmd, |c| c == 213 || c == 253 || c == 200)
             .map(drop)
@@ -724,38 +735,48 @@ impl Control {
 
     /// `MKD path`.
     pub fn mkdir(&mut self, path: &str) -> Result<()> {
-        self.expect(&Command::with_arg("MKD", path)?, |c| c == 257 || c == 250)
+        self.expect(&Command::with_path("MKD", path)?, |c| c == 257 || c == 250)
             .map(drop)
     }
 
     /// `RMD path`.
     pub fn rmdir(&mut self, path: &str) -> Result<()> {
-        self.expect(&Command::with_arg("RMD", path)?, |c| c == 250 || c == 200)
+        self.expect(&Command::with_path("RMD", path)?, |c| c == 250 || c == 200)
             .map(drop)
     }
 
     /// `DELE path`.
     pub fn delete(&mut self, path: &str) -> Result<()> {
-        self.expect(&Command::with_arg("DELE", path)?, |c| c == 250 || c == 200)
+        self.expect(&Command::with_path("DELE", path)?, |c| c == 250 || c == 200)
             .map(drop)
     }
 
-    /// `RNFR from` then `RNTO to`.
+    /// `RNFR from` then `RNTO to`. Both paths are checked first, so a
+    /// target the charset cannot write never leaves a pending RNFR.
     pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
-        self.expect(&Command::with_arg("RNFR", from)?, |c| c == 350)?;
-        self.expect(&Command::with_arg("RNTO", to)?, |c| c == 250 || c == 200)
-            .map(drop)
+        let rnto = Command::with_path("RNTO", to)?;
+        rnto.to_wire(&self.charset)?;
+        self.expect(&Command::with_path("RNFR", from)?, |c| c == 350)?;
+        self.expect(&rnto, |c| c == 250 || c == 200).map(drop)
     }
 
-    /// `SITE CHMOD mode path`.
+    /// `MFF UNIX.mode=MODE; path` where the server offers it, else
+    /// `SITE CHMOD mode path`. MFF takes the path verbatim after the
+    /// facts; proftpd's SITE CHMOD splits its arguments at blanks and
+    /// quotes, so a name with a trailing space or a `"` never got there.
     pub fn chmod(&mut self, path: &str, mode: u32) -> Result<()> {
-        let cmd = Command::with_arg("SITE", format!("CHMOD {:o} {path}", mode & 0o7777))?;
-        self.expect(&cmd, |c| c == 200 || c == 250).map(drop)
+        let cmd = if self.features.mff_sets("UNIX.mode") {
+            Command::with_arg_and_path("MFF", format!("UNIX.mode={:04o};", mode & 0o7777), path)?
+        } else {
+            Command::with_arg_and_path("SITE", format!("CHMOD {:o}", mode & 0o7777), path)?
+        };
+        self.expect(&cmd, |c| c == 200 || c == 213 || c == 250)
+            .map(drop)
     }
 
     /// `CWD path`.
     pub fn cwd(&mut self, path: &str) -> Result<()> {
-        self.expect(&Command::with_arg("CWD", path)?, |c| c == 250 || c == 200)
+        self.expect(&Command::with_path("CWD", path)?, |c| c == 250 || c == 200)
             .map(drop)
     }
 
@@ -1122,7 +1143,9 @@ impl Control {
 
     /// Lists a directory into memory: `MLSD path` when the server has it,
     /// else `CWD path` then `LIST -a` (so the name is never globbed).
-    /// Returns the raw body and whether it is MLSD.
+    /// A path holding characters that some servers expand in a listing's
+    /// argument (`*?[]{}~\`) is never given to MLSD either: `CWD path`
+    /// then `MLSD` alone. Returns the raw body and whether it is MLSD.
     pub fn list_raw(&mut self, path: &str, max_bytes: usize) -> Result<(Vec<u8>, bool)> {
         let mlsd = self.features.mlsd();
         self.retry_522(|c| c.list_once(path, max_bytes, mlsd))
@@ -1136,8 +1159,11 @@ impl Control {
     }
 
     fn list_once(&mut self, path: &str, max_bytes: usize, mlsd: bool) -> Result<(Vec<u8>, bool)> {
-        let mut data = if mlsd {
-            self.begin_once(&Command::with_arg("MLSD", path)?, None)?
+        let mut data = if mlsd && !may_glob(path) {
+            self.begin_once(&Command::with_path("MLSD", path)?, None)?
+        } else if mlsd {
+            self.cwd(path)?;
+            self.begin_once(&Command::new("MLSD"), None)?
         } else {
             self.cwd(path)?;
             self.begin_once(&Command::with_arg("LIST", "-a")?, None)?
@@ -1173,7 +1199,7 @@ impl Control {
     }
 
     fn retr_once(&mut self, path: &str) -> Result<Vec<u8>> {
-        let mut data = self.begin_once(&Command::with_arg("RETR", path)?, None)?;
+        let mut data = self.begin_once(&Command::with_path("RETR", path)?, None)?;
         let mut out = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -1195,7 +1221,7 @@ impl Control {
 
     /// Uploads `bytes` as `path` and checks the stored size when SIZE exists.
     pub fn stor_bytes(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
-        let mut data = self.begin(&Command::with_arg("STOR", path)?, None)?;
+        let mut data = self.begin(&Command::with_path("STOR", path)?, None)?;
         if let Err(e) = data.write_all(bytes) {
             data.shutdown();
             return Err(self.fail_transfer(Error::from_io(e, "upload")));
@@ -1317,6 +1343,11 @@ impl Control {
         }
         Ok(())
     }
+}
+
+/// Whether a server could take `path` as a pattern in a listing command.
+fn may_glob(path: &str) -> bool {
+    path.contains(['*', '?', '[', ']', '{', '}', '~', '\\'])
 }
 
 /// Port from a 229 reply: `Entering Extended Passive Mode (|||6446|)`.

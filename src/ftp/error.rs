@@ -28,6 +28,14 @@ pub enum Error {
     Protocol(String),
     /// A command argument contains CR, LF or NUL and was never sent.
     InvalidArgument(&'static str),
+    /// A path the server's charset (`-o iocharset=`) cannot write, or
+    /// whose bytes would list back as another name; never sent.
+    Unrepresentable {
+        /// The charset's name.
+        charset: &'static str,
+        /// The path, as [`crate::names`] holds it.
+        name: String,
+    },
     /// The server refused to secure the connection (AUTH TLS not answered with 234).
     TlsRefused {
         /// The reply code to AUTH TLS.
@@ -84,6 +92,7 @@ impl Error {
             | Error::TlsRefused { .. } => true,
             Error::Reply { code, .. } => *code == 421,
             Error::InvalidArgument(_)
+            | Error::Unrepresentable { .. }
             | Error::TooLarge(_)
             | Error::DataCertificateMismatch
             | Error::SizeMismatch { .. }
@@ -150,6 +159,11 @@ impl fmt::Display for Error {
             }
             Error::Protocol(msg) => write!(f, "FTP protocol error: {msg}"),
             Error::InvalidArgument(why) => write!(f, "invalid command argument: {why}"),
+            Error::Unrepresentable { charset, name } => write!(
+                f,
+                "{} cannot be written in the server's charset {charset}: not sent",
+                crate::names::Shown(name)
+            ),
             Error::TlsRefused { code, text } => write!(
                 f,
                 "server refused AUTH TLS ({code} {text}); ftpsfs never falls back to plaintext"

@@ -48,6 +48,13 @@ impl Features {
         self.map.get(&name.to_ascii_uppercase()).map(String::as_str)
     }
 
+    /// `MFF` (draft-somers-ftp-mfxx) can set the fact `fact` (e.g.
+    /// `UNIX.mode`): FEAT lists `MFF` with it among its parameters.
+    pub fn mff_sets(&self, fact: &str) -> bool {
+        self.params("MFF")
+            .is_some_and(|p| p.split(';').any(|f| f.trim().eq_ignore_ascii_case(fact)))
+    }
+
     /// MLSD can be used (the server lists MLST; RFC 3659 section 7.8).
     pub fn mlsd(&self) -> bool {
         self.has("MLST") || self.has("MLSD")

@@ -155,10 +155,17 @@ fn failed(command: String, e: Error) -> Transfer {
     }
 }
 
-/// `VERB arg` read to its end; returns the body when it completed.
+/// `VERB arg` read to its end; returns the body when it completed. The
+/// argument is a path (sent in the connection's charset), except LIST's
+/// `-a`.
 fn download(c: &mut Control, verb: &'static str, arg: &str) -> (Transfer, Option<Vec<u8>>) {
     let label = format!("{verb} {arg}");
-    let cmd = match Command::with_arg(verb, arg) {
+    let cmd = if verb == "LIST" {
+        Command::with_arg(verb, arg)
+    } else {
+        Command::with_path(verb, arg)
+    };
+    let cmd = match cmd {
         Ok(cmd) => cmd,
         Err(e) => return (failed(label, e), None),
     };
@@ -202,7 +209,7 @@ fn download(c: &mut Control, verb: &'static str, arg: &str) -> (Transfer, Option
 
 fn upload(c: &mut Control, path: &str) -> Transfer {
     let label = format!("STOR {path}");
-    let cmd = match Command::with_arg("STOR", path) {
+    let cmd = match Command::with_path("STOR", path) {
         Ok(cmd) => cmd,
         Err(e) => return failed(label, e),
     };

@@ -74,6 +74,10 @@ impl Error {
             },
             ftp::Error::Timeout(_) => ETIMEDOUT,
             ftp::Error::InvalidArgument(_) => EINVAL,
+            ftp::Error::Unrepresentable { .. } => {
+                log::warn!("{e}");
+                EILSEQ
+            }
             ftp::Error::TlsRefused { .. } | ftp::Error::Tls(_) => match op {
                 Op::Connect => ECONNREFUSED,
                 _ => EIO,
@@ -131,6 +135,17 @@ mod tests {
         );
         let t = ftp::Error::Timeout("x");
         assert_eq!(Error::from_ftp(Op::List, &t).errno, libc::ETIMEDOUT);
+    }
+
+    #[test]
+    fn a_name_the_charset_cannot_write_is_eilseq() {
+        let e = ftp::Error::Unrepresentable {
+            charset: "windows-1252",
+            name: "/名前".into(),
+        };
+        let r = Error::from_ftp(Op::Write, &e);
+        assert_eq!(r.errno, libc::EILSEQ);
+        assert!(r.message.contains("/名前") && r.message.contains("windows-1252"));
     }
 
     #[test]

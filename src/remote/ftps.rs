@@ -8,6 +8,7 @@ use super::{join, split, Capabilities, Download, Entry, Kind, Remote, Upload, Ve
 use crate::ftp::hash::{HashAlg, HashMethod, Hasher};
 use crate::ftp::list::{self, EntryKind, ListFormat};
 use crate::ftp::{self, Command, Control, DataConn, Features};
+use crate::names::{Charset, Shown};
 use log::{debug, warn};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -107,6 +108,10 @@ pub struct FtpsRemote {
     time_offset: i64,
     /// How uploads are checked.
     check: UploadCheck,
+    /// How the server writes names (`-o iocharset=`): listings are decoded
+    /// with it. Commands are encoded by the connections' own copy
+    /// (`ConnectOptions::charset`), which must be the same.
+    charset: Charset,
 }
 
 impl FtpsRemote {
@@ -130,6 +135,7 @@ impl FtpsRemote {
             has_mdtm: f.has("MDTM"),
             time_offset: 0,
             check,
+            charset: Charset::utf8(),
         }
     }
 
@@ -166,6 +172,13 @@ impl FtpsRemote {
     pub fn with_verify(mut self, check: UploadCheck) -> FtpsRemote {
         debug!("uploads are checked by {}", check.describe());
         self.check = check;
+        self
+    }
+
+    /// Decodes listed names in `charset` (`-o iocharset=`) instead of
+    /// UTF-8; give the pool's `ConnectOptions` the same charset.
+    pub fn with_charset(mut self, charset: Charset) -> FtpsRemote {
+        self.charset = charset;
         self
     }
 
@@ -280,6 +293,29 @@ impl FtpsRemote {
             }
         }
         links::mount_targets(&self.base, dir, entries);
+    }
+
+    /// A listed entry with its name (and link target) decoded in the
+    /// server's charset; `None` for a name that decodes to one holding
+    /// `/` or NUL, which no local name can be.
+    fn recode(&self, dir: &str, mut e: list::ListEntry) -> Option<list::ListEntry> {
+        if self.charset.is_utf8() {
+            return Some(e);
+        }
+        e.name = self.charset.recode_listed(std::mem::take(&mut e.name));
+        if e.name.contains(['/', '\0']) {
+            debug!(
+                "{}: dropped \"{}\": '/' or NUL in {}",
+                Shown(dir),
+                Shown(&e.name),
+                self.charset.name()
+            );
+            return None;
+        }
+        if let EntryKind::Symlink { target: Some(t) } = &mut e.kind {
+            *t = self.charset.recode_listed(std::mem::take(t));
+        }
+        Some(e)
     }
 }
 
@@ -420,6 +456,7 @@ impl Remote for FtpsRemote {
         let mut entries: Vec<(Entry, u32)> = parsed
             .entries
             .into_iter()
+            .filter_map(|e| self.recode(dir, e))
             .map(|e| {
                 let step = e.mtime_step;
                 (convert(e), step)
@@ -449,7 +486,7 @@ impl Remote for FtpsRemote {
     }
 
     fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>> {
-        let cmd = Command::with_arg("RETR", self.server_path(path))
+        let cmd = Command::with_path("RETR", self.server_path(path))
             .map_err(|e| Error::from_ftp(Op::Read, &e))?;
         let (mut conn, data) = self.begin(Op::Read, &cmd, Some(offset))?;
         let rest = conn.control().features().has("REST");
@@ -471,7 +508,7 @@ impl Remote for FtpsRemote {
         if let WriteMode::Replace { mode } = how {
             if self.atomic {
                 let temp = temp_path(&spath);
-                let cmd = Command::with_arg("STOR", temp.clone())
+                let cmd = Command::with_path("STOR", temp.clone())
                     .map_err(|e| Error::from_ftp(Op::Write, &e))?;
                 match self.begin_upload(Op::Write, &cmd, true) {
                     Ok((mut conn, data)) => {
@@ -513,7 +550,7 @@ impl Remote for FtpsRemote {
         } else {
             ("STOR", Op::Write)
         };
-        let cmd = Command::with_arg(verb, spath.clone()).map_err(|e| Error::from_ftp(op, &e))?;
+        let cmd = Command::with_path(verb, spath.clone()).map_err(|e| Error::from_ftp(op, &e))?;
         let (mut conn, data) = self.begin_upload(op, &cmd, !append).inspect_err(|e| {
             if append && e.errno == libc::EOPNOTSUPP {
                 self.append_refused.store(true, Ordering::Relaxed);

@@ -139,7 +139,8 @@ pub fn parse_mlsd_line(line: &[u8]) -> Result<Option<ListEntry>, ParseError> {
         unique: None,
     };
     let (mut owner, mut group) = (None, None);
-    let facts = String::from_utf8_lossy(facts);
+    // Escaped, not lossy: a symlink target in `type=OS.unix=slink:` keeps its bytes.
+    let facts = crate::names::from_bytes(facts);
     for fact in facts.split(';') {
         let Some((key, value)) = fact.split_once('=') else {
             continue;

@@ -10,7 +10,8 @@
 //! them. Nothing here panics on any input: lines that cannot be understood are
 //! reported as [`ParseError`]s next to the entries that could be parsed.
 //!
-//! All times are UTC. The module only uses `std`.
+//! All times are UTC. Names keep every byte of the server's (see
+//! [`crate::names`]); besides that the module only uses `std`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -42,7 +43,8 @@ pub enum EntryKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListEntry {
     /// The entry's name: never `""`, `"."` or `".."`, and never contains `'/'`,
-    /// NUL, CR or LF. Invalid UTF-8 is replaced lossily.
+    /// NUL, CR or LF. The server's bytes as [`crate::names::from_bytes`]
+    /// holds them: bytes that are not UTF-8 are kept as escapes, never lost.
     pub name: String,
     /// What kind of object this is.
     pub kind: EntryKind,
@@ -214,7 +216,7 @@ fn check_name(line: &[u8], raw: &[u8]) -> Result<Name, ParseError> {
     if raw.iter().any(|&b| matches!(b, b'/' | 0 | b'\r' | b'\n')) {
         return Err(ParseError::new(line, UNSAFE_NAME));
     }
-    Ok(Name::Ok(String::from_utf8_lossy(raw).into_owned()))
+    Ok(Name::Ok(crate::names::from_bytes(raw)))
 }
 
 /// Parses an all-ASCII-digit string as an unsigned number (no sign, no blanks).
@@ -689,8 +691,21 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(e.kind, EntryKind::Symlink { target: None });
+        // Issue 8: bytes that are not UTF-8 are kept (as escapes), never
+        // replaced by U+FFFD, which no command could name again.
         let e = parse_mlsd_line(b"type=file; caf\xe9").unwrap().unwrap();
-        assert_eq!(e.name, "caf\u{fffd}");
+        assert_eq!(e.name, "caf\u{F7E9}");
+        assert_eq!(&*crate::names::to_bytes(&e.name), b"caf\xe9");
+        let e = parse_unix_line(b"lrwxrwxrwx 1 a b 3 Jan 02  2020 l\xff -> t\xfe", now())
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.name, "l\u{F7FF}");
+        assert_eq!(
+            e.kind,
+            EntryKind::Symlink {
+                target: Some("t\u{F7FE}".into())
+            }
+        );
     }
 
     #[test]

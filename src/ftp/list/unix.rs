@@ -314,7 +314,7 @@ pub fn parse_unix_line(line: &[u8], now: SystemTime) -> Result<Option<ListEntry>
         b'-' => EntryKind::File,
         b'd' => EntryKind::Dir,
         b'l' => EntryKind::Symlink {
-            target: target.map(|t| String::from_utf8_lossy(t).into_owned()),
+            target: target.map(crate::names::from_bytes),
         },
         _ => EntryKind::Other,
     };
