@@ -59,13 +59,7 @@ fn an_upload_goes_to_a_temporary_name_is_checked_then_renamed_over_the_file() {
         let temp = serve_temp_upload(s)?;
         s.expect(&format!("SIZE {temp}"))?;
         s.send(&format!("213 {}", BODY.len()))?;
-        s.expect(&format!("SITE CHMOD 600 {temp}"))?;
-        s.send("200 SITE CHMOD command ok.")?;
-        s.expect(&format!("RNFR {temp}"))?;
-        s.send("350 Ready for RNTO.")?;
-        s.expect("RNTO /f")?;
-        s.send("250 Rename successful.")?;
-        s.quit()
+        serve_rename_into_place(s, &temp)
     });
     upload(&srv).unwrap_or_else(|e| panic!("{e:?}\n{}", srv.report()));
     srv.finish();
