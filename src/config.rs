@@ -186,7 +186,15 @@ impl MountConfig {
         } else {
             self.host.clone()
         };
-        format!("{scheme}://{user}{host}:{}{}", self.port, self.root)
+        // Bytes of the path that are not UTF-8 shown as the URL gave them.
+        let mut path = String::with_capacity(self.root.len());
+        for chunk in crate::names::to_bytes(&self.root).utf8_chunks() {
+            path.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                path.push_str(&format!("%{b:02X}"));
+            }
+        }
+        format!("{scheme}://{user}{host}:{}{path}", self.port)
     }
 
     /// The protocol client's settings for this mount: TLS configuration
@@ -251,5 +259,8 @@ mod tests {
         assert_eq!(c.url(), "ftp://alice@h.example:2121/backup");
         let c = MountConfig::new("::1".into(), 990, TlsMode::Implicit, "/m".into());
         assert_eq!(c.url(), "ftps://[::1]:990/");
+        let mut c = MountConfig::new("h".into(), 21, TlsMode::Explicit, "/m".into());
+        c.root = crate::names::from_bytes(b"/caf\xe9/\xc3\xa9t\xc3\xa9");
+        assert_eq!(c.url(), "ftp://h:21/caf%E9/\u{e9}t\u{e9}");
     }
 }

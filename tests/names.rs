@@ -604,6 +604,41 @@ name_tests! {
     pyftpdlib_iocharset_latin1_converts_both_ways: latin1_names, TestServer::pyftpdlib();
 }
 
+/// A server directory whose name is not UTF-8 can be the mount's root:
+/// the URL gives its bytes percent-escaped (`caf%E9`), the mount shows
+/// what is inside, and `/proc/mounts` names it as the URL did.
+#[test]
+fn vsftpd_a_directory_whose_name_is_not_utf8_can_be_mounted() {
+    if !can_run() {
+        return;
+    }
+    let server = TestServer::vsftpd();
+    let dir = b"caf\xe9";
+    fs::create_dir(server.root.join(os(dir))).unwrap();
+    give_to_user(&server, dir);
+    let file = server.root.join(os(dir)).join("inside.txt");
+    write_checked(&file, b"inside a latin1 directory").unwrap();
+    give_to_user(&server, b"caf\xe9/inside.txt");
+    let url = format!("{}caf%E9", server.url());
+    let opts = format!(
+        "cafile={},password_file={}",
+        server.cert.display(),
+        server.password_file.display()
+    );
+    let m = Mount::with_options(&url, &opts)
+        .unwrap_or_else(|f| panic!("mount of {url} failed ({:?}): {}", f.code, f.stderr));
+    assert_eq!(
+        fs::read(m.join("inside.txt")).unwrap(),
+        b"inside a latin1 directory"
+    );
+    let mounts = fs::read_to_string("/proc/mounts").unwrap();
+    let line = mounts
+        .lines()
+        .find(|l| l.split(' ').nth(1) == Some(&*m.path.to_string_lossy()))
+        .unwrap_or_else(|| panic!("{:?} not in /proc/mounts", m.path));
+    assert!(line.starts_with(&url), "{line}");
+}
+
 /// On the wire (scripted server): with `iocharset=latin1` no `OPTS UTF8
 /// ON` is sent and a path goes out in latin1 (the fake shows what it reads
 /// lossily: `é` as the lone byte E9 is U+FFFD there); a path latin1

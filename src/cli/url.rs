@@ -18,7 +18,9 @@ pub struct FtpUrl {
     pub path: String,
 }
 
-fn decode(s: &str) -> Result<String, CliError> {
+/// The bytes `s` stands for once its percent escapes are decoded; never
+/// CR, LF or NUL (they could end a command).
+fn decode_bytes(s: &str) -> Result<Vec<u8>, CliError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -36,11 +38,15 @@ fn decode(s: &str) -> Result<String, CliError> {
             i += 1;
         }
     }
-    let out = String::from_utf8(out).map_err(|_| CliError::usage("URL is not UTF-8"))?;
-    if out.contains(['\r', '\n', '\0']) {
+    if out.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(CliError::usage("URL contains CR, LF or NUL"));
     }
     Ok(out)
+}
+
+/// A percent-decoded login name, which must be UTF-8.
+fn decode(s: &str) -> Result<String, CliError> {
+    String::from_utf8(decode_bytes(s)?).map_err(|_| CliError::usage("URL user is not UTF-8"))
 }
 
 /// Parses a server URL.
@@ -94,7 +100,9 @@ pub fn parse_url(s: &str) -> Result<FtpUrl, CliError> {
         None => default_port,
     };
     let mut parts = Vec::new();
-    for seg in decode(path)?.split('/') {
+    // A path may hold any bytes, as file names do (`names`: bytes that are
+    // not UTF-8 are carried escaped and sent as they were).
+    for seg in crate::names::from_bytes(&decode_bytes(path)?).split('/') {
         match seg {
             "" => {}
             "." | ".." => {
@@ -152,5 +160,16 @@ mod tests {
         assert!(parse_url("ftp://h/a/../b").is_err());
         assert!(parse_url("ftp://h:0/").is_err());
         assert!(parse_url("ftp://h/a%0Ab").is_err());
+        assert!(parse_url("ftp://%FF@h/").is_err(), "a user name is UTF-8");
+    }
+
+    #[test]
+    fn a_path_may_hold_bytes_that_are_not_utf8() {
+        let u = parse_url("ftp://h/caf%E9/%C3%A9t%C3%A9").unwrap();
+        assert_eq!(
+            crate::names::to_bytes(&u.path).as_ref(),
+            b"/caf\xe9/\xc3\xa9t\xc3\xa9"
+        );
+        assert!(u.path.ends_with("/été"));
     }
 }
