@@ -444,8 +444,10 @@ impl Remote for FtpsRemote {
             .iter()
             .partition(|e| e.reason == list::UNSAFE_NAME);
         if !unsafe_names.is_empty() {
-            debug!(
-                "{dir}: dropped {} entries whose names hold '/', NUL, CR or LF",
+            // Not shown: no FTP command could name them (CR and LF end a
+            // command), so they could be neither read nor removed.
+            warn!(
+                "{dir}: {} entries not shown: their names hold '/', NUL, CR or LF",
                 unsafe_names.len()
             );
         }
