@@ -29,30 +29,36 @@ struct Expect {
     /// Whether data connections resume the control session (pure-ftpd
     /// never does, and does not need it).
     resumed: bool,
+    /// `upload_check`: how a mount's uploads are checked (`verify=auto`).
+    upload_check: &'static str,
 }
 
 const VSFTPD: Expect = Expect {
     listing: "unix LIST",
     mtime: "MDTM",
     resumed: true,
+    upload_check: "SIZE",
 };
 
 const PROFTPD: Expect = Expect {
     listing: "MLSD",
     mtime: "MFMT",
     resumed: true,
+    upload_check: "SIZE and HASH SHA-256",
 };
 
 const PURE_FTPD: Expect = Expect {
     listing: "MLSD",
     mtime: "MFMT",
     resumed: false,
+    upload_check: "SIZE",
 };
 
 const PYFTPDLIB: Expect = Expect {
     listing: "MLSD",
     mtime: "MFMT",
     resumed: true,
+    upload_check: "SIZE",
 };
 
 /// Runs `ftpsfs probe URL args...` with no password in the environment
@@ -166,6 +172,7 @@ fn healthy_json(server: &TestServer, expect: &Expect) {
         .is_some_and(|s| s.iter().any(|n| n == "IP:127.0.0.1")));
     assert_eq!(v["listing"]["format"], expect.listing, "{t}");
     assert_eq!(v["mtime_method"], expect.mtime, "{t}");
+    assert_eq!(v["upload_check"], expect.upload_check, "{t}");
     assert_eq!(v["login"]["ok"], true, "{t}");
     assert_eq!(v["active"]["ok"], true, "{t}");
     let transfers = v["transfers"].as_array().expect("transfers");

@@ -251,6 +251,9 @@ fn session_checks(opts: &ProbeOptions, password: &str, mut c: Control, report: &
         }
         .into(),
     );
+    report.upload_check = crate::remote::ftps::UploadCheck::choose(crate::remote::Verify::Auto, f)
+        .ok()
+        .map(|c| c.describe());
     let utf8_feat = f.has("UTF8");
     report.utf8 = Some(
         match Command::with_arg("OPTS", "UTF8 ON").map(|cmd| c.command(&cmd)) {

@@ -133,6 +133,9 @@ pub fn text(r: &Report) -> String {
     if let Some(m) = &r.mtime_set {
         kv(&mut o, "mtime test", &check(m));
     }
+    if let Some(u) = &r.upload_check {
+        kv(&mut o, "upload check", u);
+    }
     if let Some(p) = &r.passive {
         kv(
             &mut o,

@@ -24,6 +24,9 @@ pub struct Report {
     pub mtime_method: Option<String>,
     /// Result of really setting a modification time (only with `--write`).
     pub mtime_set: Option<Check>,
+    /// How a mount's uploads are checked here (`verify=auto`), e.g.
+    /// `SIZE and HASH SHA-256`.
+    pub upload_check: Option<String>,
     /// The listing of the URL path.
     pub listing: Option<ListingInfo>,
     /// Data transfers made in a row on one control connection.

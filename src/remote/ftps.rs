@@ -77,8 +77,8 @@ impl UploadCheck {
         }
     }
 
-    /// What is checked, for the log.
-    fn describe(&self) -> String {
+    /// What is checked, e.g. `SIZE and HASH SHA-256`.
+    pub fn describe(&self) -> String {
         match (self.size, self.hash) {
             (true, Some(m)) => format!("SIZE and {m}"),
             (false, Some(m)) => m.to_string(),
