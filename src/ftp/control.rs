@@ -567,17 +567,22 @@ impl Control {
     fn send(&mut self, cmd: &Command) -> Result<()> {
         debug!("> {cmd:?}");
         let mut wire = cmd.to_wire(&self.charset)?;
-        let r = self
-            .stream
-            .write_all(&wire)
-            .and_then(|_| self.stream.flush());
+        let r = self.send_wire(&wire);
         if cmd.verb() == "PASS" {
             crate::secret::wipe(&mut wire);
         }
-        r.map_err(|e| {
-            self.broken = true;
-            Error::from_io(e, "sending a command")
-        })
+        r
+    }
+
+    /// Writes encoded commands; a failure breaks the connection.
+    fn send_wire(&mut self, wire: &[u8]) -> Result<()> {
+        self.stream
+            .write_all(wire)
+            .and_then(|_| self.stream.flush())
+            .map_err(|e| {
+                self.broken = true;
+                Error::from_io(e, "sending a command")
+            })
     }
 
     fn read_line(&mut self, deadline: Instant) -> Result<Vec<u8>> {
@@ -706,13 +711,7 @@ impl Control {
                 );
             }
             debug!("> MDTM x{} (pipelined)", window.len());
-            self.stream
-                .write_all(&wire)
-                .and_then(|_| self.stream.flush())
-                .map_err(|e| {
-                    self.broken = true;
-                    Error::from_io(e, "sending commands")
-                })?;
+            self.send_wire(&wire)?;
             for _ in window {
                 let r = self.read_reply()?;
                 out.push((r.code == 213).then(|| r.text().trim().to_string()));
