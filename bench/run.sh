@@ -5,6 +5,7 @@
 #
 #   bench/run.sh [--quick] [--runs N] [--servers "vsftpd proftpd"]
 #                [--peers "ftpsfs rclone-off rclone-full curl"] [--results DIR]
+#                [--tests "read write ls small parallel slow"]
 #
 # --quick: 128 MiB sequential files, 4 x 32 MiB parallel, ls -lR over 1000
 # files in 10 directories (default: 1 GiB, 4 x 256 MiB, 10,000 files in 100).
@@ -20,6 +21,7 @@ runs=${RUNS:-3}
 quick=no
 servers="vsftpd proftpd"
 peers="ftpsfs rclone-off rclone-full curl"
+tests="read write ls small parallel slow"
 results=${RESULTS:-}
 port_base=${PORT_BASE:-2461}
 while [ $# -gt 0 ]; do
@@ -28,8 +30,9 @@ while [ $# -gt 0 ]; do
     --runs) runs=${2:?--runs needs a number}; shift 2 ;;
     --servers) servers=${2:?}; shift 2 ;;
     --peers) peers=${2:?}; shift 2 ;;
+    --tests) tests=${2:?}; shift 2 ;;
     --results) results=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -43,6 +46,7 @@ fi
 # stall_s: a file read that reads no byte for this long is hung (it fails then)
 stall_s=60
 ls_per_dir=100; small_n=1000; small_kib=4; nreaders=4
+slow_mib=40 # the slow vsftpd: each session's transfers limited to this many MiB/s
 delay_ms=10 # one-way: 20 ms round trip through bench/delayproxy.py
 
 # ------------------------------------------------------------------ deps ---
@@ -68,7 +72,7 @@ shm=$(mktemp -d /dev/shm/ftpsfs-bench.XXXXXX)   # sources and read targets: surv
 if [ -z "$results" ]; then results=$(mktemp -d /tmp/ftpsfs-bench-results.XXXXXX); fi
 mkdir -p "$results"; raw=$results/raw; mkdir -p "$raw"
 logd=$w/log; mnt=$w/mnt; mkdir -p "$logd" "$mnt"
-mpid=""; proxy_pid=""; started=()
+mpid=""; proxy_pid=""; started=(); slow=""
 declare -A port pasv_lo pasv_hi sdir
 
 cleanup() {
@@ -80,7 +84,7 @@ cleanup() {
     kill -0 "$proxy_pid" 2>/dev/null && kill -KILL "$proxy_pid"
     wait "$proxy_pid" 2>/dev/null
   fi
-  for s in "${started[@]}"; do timeout 30 bash scripts/ftps-server.sh stop --dir "${sdir[$s]}"; done
+  for s in "${started[@]}" $slow; do timeout 30 bash scripts/ftps-server.sh stop --dir "${sdir[$s]}"; done
   [ -d "$w/logs-keep" ] || cp -r "$logd" "$results/logs" 2>/dev/null
   rm -rf "$w" "$shm"
 }
@@ -231,6 +235,15 @@ for s in $servers; do
   started+=("$s")
   i=$((i + 1))
 done
+# a second vsftpd limiting each session's rate (local_max_rate), for the
+# slow-server read: the case segmented reads (-o segments) are for
+slow=""
+if [[ " ${started[*]} " == *" vsftpd "* ]]; then
+  slow=slow; port[$slow]=$((port_base + i)); pasv_lo[$slow]=$((port_base * 10 + 6000 + i * 100))
+  pasv_hi[$slow]=$((pasv_lo[$slow] + 49)); sdir[$slow]=$w/$slow
+  timeout 60 bash scripts/ftps-server.sh start vsftpd --dir "${sdir[$slow]}" --port "${port[$slow]}" \
+    --pasv "${pasv_lo[$slow]}-${pasv_hi[$slow]}" --max-rate $((slow_mib << 20)) >/dev/null
+fi
 first=${started[0]}
 IFS= read -r password <"${sdir[$first]}/password"
 
@@ -241,7 +254,7 @@ netrc=$w/netrc; rconf=$w/rclone.conf
    "$password" "$password" >"$netrc"
  : >"$rconf")
 obscured=$(printf '%s\n' "$password" | rclone obscure -)
-for s in "${started[@]}"; do
+for s in "${started[@]}" $slow; do
   for via in lo wan; do
     host=127.0.0.1; [ "$via" = wan ] && host=127.0.0.2
     # Go 1.19 cannot resume a TLS 1.3 session after vsftpd's HelloRetryRequest:
@@ -295,6 +308,7 @@ for s in "${started[@]}"; do
   [ "$s" = "$first" ] && continue
   cp -a "$r0/." "${sdir[$s]}/root/"
 done
+if [ -n "$slow" ]; then cp -a "$r0/p1.bin" "${sdir[$slow]}/root/"; fi
 sync
 
 # ----------------------------------------------------------------- tests ---
@@ -401,20 +415,41 @@ t_parallel() { # NREADERS readers of different files at once, cold; curl: one do
   umount_peer
 }
 
+t_slow() { # read of one SIZE/4 file from the slow vsftpd (its pages cached: the rate limit is what is measured)
+  local peer=$1 k=$slow.$1 ok=no
+  rm -f "$shm/out.bin"
+  if [ "$peer" = curl ]; then
+    timed curl_ftp "$slow" lo -o "$shm/out.bin" URL/p1.bin && [ "$(sha "$shm/out.bin")" = "$p1_sha" ] && ok=yes
+  else
+    mount_peer "$peer" "$slow" lo || { record "$k.read" FAIL; return 0; }
+    warm_session "$slow" "$peer"
+    timed watched cp "$mnt/p1.bin" "$shm/out.bin" && [ "$(sha "$shm/out.bin")" = "$p1_sha" ] && ok=yes
+    record "$k.rss" "$(vmhwm_mib "$mpid")"
+    umount_peer
+  fi
+  if [ $ok = yes ]; then record "$k.read" "$(rate "$par_mib" "$T")"
+  else record "$k.read" FAIL; log "slow vsftpd $peer: read FAILED"; fi
+  rm -f "$shm/out.bin"
+}
+
+wanted() { [[ " $tests " == *" $1 "* ]]; }
+
 # ------------------------------------------------------------------- run ---
 t_start=$SECONDS
 for ((run = 1; run <= runs; run++)); do
   for s in "${started[@]}"; do
     for p in $peers; do
       log "run $run/$runs: $s $p"
-      t_read "$s" "$p"
-      t_write "$s" "$p"
-      t_ls "$s" "$p" lo
-      t_ls "$s" "$p" wan
-      t_small "$s" "$p"
-      t_parallel "$s" "$p"
+      if wanted read; then t_read "$s" "$p"; fi
+      if wanted write; then t_write "$s" "$p"; fi
+      if wanted ls; then t_ls "$s" "$p" lo; t_ls "$s" "$p" wan; fi
+      if wanted small; then t_small "$s" "$p"; fi
+      if wanted parallel; then t_parallel "$s" "$p"; fi
     done
   done
+  if [ -n "$slow" ] && wanted slow; then
+    for p in $peers; do log "run $run/$runs: vsftpd limited to $slow_mib MiB/s a session, $p"; t_slow "$p"; done
+  fi
 done
 elapsed=$((SECONDS - t_start))
 
@@ -468,6 +503,14 @@ row "cat ${small_n} x ${small_kib} KiB cold, s" small
 row "${nreaders} parallel readers x ${par_mib} MiB, aggregate MiB/s (curl: one download)" parallel
 row "peak RSS (VmHWM) during ${size_mib} MiB copy, MiB (max of runs)" rss max
 row "cold ${size_mib} MiB reads that failed (of ${runs})" read_cold fails
+if [ -n "$slow" ]; then
+  line="| seq read ${par_mib} MiB from a vsftpd limiting each session to ${slow_mib} MiB/s, MiB/s | vsftpd |"
+  for p in ftpsfs rclone-off rclone-full curl; do line+=" $(cell "$slow.$p.read") |"; done
+  echo "$line"
+  line="| peak RSS during that read, MiB (max of runs) | vsftpd |"
+  for p in ftpsfs rclone-off rclone-full; do line+=" $(cell "$slow.$p.rss" max) |"; done
+  echo "$line — |"
+fi
 echo
 echo "| target | server | measured | goal | |"
 echo "|---|---|---|---|---|"
@@ -494,6 +537,10 @@ for s in "${started[@]}"; do
   v=$(fails "$f.read_cold")
   echo "| cold ${size_mib} MiB reads that fail | $s | $v of $runs | 0 of $runs | $(verdict "$v" "<=" 0) |"
 done
+if [ -n "$slow" ]; then
+  v=$(ratio "$(median "$slow.ftpsfs.read")" "$(median "$slow.curl.read")")
+  echo "| (no target) read from the per-session limited vsftpd / raw curl download | vsftpd | ${v:-—} | | |"
+fi
 bypass=$(cat "$raw"/*.ls_bypass 2>/dev/null | wc -l || true)
 if [ "$bypass" != 0 ]; then
   echo

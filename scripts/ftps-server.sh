@@ -4,10 +4,12 @@
 #
 #   ftps-server.sh start KIND --dir STATEDIR --port PORT --pasv LO-HI
 #                  [--implicit] [--ipv6] [--user NAME] [--password-file FILE]
+#                  [--max-rate BYTES_PER_SEC]
 #   ftps-server.sh stop --dir STATEDIR
 #
 # KIND: vsftpd (--implicit for implicit TLS, --ipv6 to listen on [::1]
-# instead of 127.0.0.1), proftpd, pure-ftpd, pyftpdlib.
+# instead of 127.0.0.1, --max-rate to limit each session's transfers as
+# local_max_rate does), proftpd, pure-ftpd, pyftpdlib.
 # All require TLS on control and data connections. scripts/deps.sh installs
 # vsftpd, and unpacks proftpd and pure-ftpd (their Debian packages conflict
 # with vsftpd) and a pyftpdlib venv under /opt/ftpsfs-test.
@@ -47,14 +49,15 @@ usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 cmd=${1:-}; [ $# -gt 0 ] && shift
 kind=""
 if [ "$cmd" = start ]; then kind=${1:-}; [ $# -gt 0 ] && shift; fi
-dir=""; port=""; pasv=""; implicit=NO; ipv6=NO; user=ftpsfs-test; password_file=""
+dir=""; port=""; pasv=""; implicit=NO; ipv6=NO; user=ftpsfs-test; password_file=""; max_rate=0
 while [ $# -gt 0 ]; do
   case $1 in
-    --dir|--port|--pasv|--user|--password-file)
+    --dir|--port|--pasv|--user|--password-file|--max-rate)
       [ $# -ge 2 ] || die "$1 needs a value"
       case $1 in
         --dir) dir=$2 ;; --port) port=$2 ;; --pasv) pasv=$2 ;;
         --user) user=$2 ;; --password-file) password_file=$2 ;;
+        --max-rate) max_rate=$2 ;;
       esac
       shift 2 ;;
     --implicit) implicit=YES; shift ;;
@@ -286,6 +289,8 @@ xferlog_file=$dir/xfer.log
 vsftpd_log_file=$dir/vsftpd.log
 max_clients=200
 max_per_ip=200
+# 0: no limit; else the bytes a second each session's transfers may move
+local_max_rate=$max_rate
 CONF
   launch "$bin" "$dir/vsftpd.conf"
 }
@@ -452,6 +457,8 @@ case $kind in
 esac
 if [ "$implicit" = YES ] && [ "$kind" != vsftpd ]; then die "--implicit: not supported for $kind"; fi
 if [ "$ipv6" = YES ] && [ "$kind" != vsftpd ]; then die "--ipv6: not supported for $kind"; fi
+[[ $max_rate =~ ^[0-9]+$ ]] || die "--max-rate: not a number of bytes per second: $max_rate"
+if [ "$max_rate" != 0 ] && [ "$kind" != vsftpd ]; then die "--max-rate: not supported for $kind"; fi
 for c in openssl setsid flock setpriv useradd chpasswd awk; do
   command -v "$c" >/dev/null || die "$c is missing (run scripts/deps.sh)"
 done

@@ -91,6 +91,8 @@ pub struct MountConfig {
     /// `walk_ahead=N`: threads listing directories and fetching small files
     /// ahead of a tree walk; default one less than `connections`.
     pub walk_ahead: Option<usize>,
+    /// `segments=N`: connections one large file is read over at once.
+    pub segments: usize,
     /// `atomic_upload` (on unless `atomic_upload=off`): replacing uploads
     /// go to a temporary name and are renamed over the file once complete.
     pub atomic_upload: bool,
@@ -145,6 +147,7 @@ impl MountConfig {
             before_auth: Vec::new(),
             protect_before_login: false,
             walk_ahead: None,
+            segments: 4,
             atomic_upload: true,
             verify: Verify::Auto,
             keepalive: Duration::ZERO,

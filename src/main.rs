@@ -222,6 +222,7 @@ fn build_fs(cfg: &MountConfig, remote: Arc<FtpsRemote>) -> FtpsFs {
             // Leave one pooled connection for what the user is waiting on.
             walk_ahead: cfg.walk_ahead.unwrap_or(cfg.connections.saturating_sub(1)),
             follow_symlinks: cfg.follow_symlinks,
+            segments: cfg.segments.min(cfg.connections),
         },
     );
     FtpsFs::new(core, cfg.connections.max(2) * 2)

@@ -53,6 +53,65 @@ fn random_64mib_file_round_trips_through_the_mount() {
     );
 }
 
+/// Downloads of `/name` (whole or abandoned) in the log of vsftpd `server`.
+fn downloads_of(server: &TestServer, name: &str) -> usize {
+    let log = fs::read_to_string(server.state_dir().join("vsftpd.log")).unwrap_or_default();
+    let what = format!("DOWNLOAD: Client \"127.0.0.1\", \"/{name}\"");
+    log.lines().filter(|l| l.contains(&what)).count()
+}
+
+/// A server limiting every session's rate (vsftpd `local_max_rate`): a
+/// large file read in a row goes on over several connections, a transfer
+/// (REST, RETR, ABOR) per 2 MiB chunk, and every byte comes back right.
+/// With `segments=1` the same read stays one transfer.
+#[test]
+fn a_slow_download_goes_on_over_several_connections_with_every_byte_right() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::vsftpd_slow();
+    let data = random_bytes(32 << 20, 7);
+    fs::write(server.root.join("slow.bin"), &data).unwrap();
+    let want = sha256(&server.root.join("slow.bin"));
+    let logs = tempfile::tempdir().unwrap();
+
+    let log = logs.path().join("four.log");
+    let m = Mount::new(&server, &[&format!("log_file={}", log.display()), "debug"]);
+    assert_eq!(
+        sha256(&m.join("slow.bin")),
+        want,
+        "bytes read through the mount"
+    );
+    drop(m);
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("slow.bin: read at") && text.contains("going on over 4"),
+        "no switch to segments in the log:\n{text}"
+    );
+    // 8 MiB and a little on one connection, then the rest (at least
+    // 11 chunks of 2 MiB) each on its own.
+    let transfers = downloads_of(&server, "slow.bin");
+    assert!(
+        transfers >= 12,
+        "{transfers} transfers: {}",
+        server.log_tail(30)
+    );
+
+    let log = logs.path().join("one.log");
+    let m = Mount::new(
+        &server,
+        &[
+            "segments=1",
+            &format!("log_file={}", log.display()),
+            "debug",
+        ],
+    );
+    assert_eq!(sha256(&m.join("slow.bin")), want);
+    drop(m);
+    assert!(!fs::read_to_string(&log).unwrap().contains("going on over"));
+    assert_eq!(downloads_of(&server, "slow.bin"), transfers + 1);
+}
+
 #[test]
 fn directory_of_1000_files_is_listed_with_sizes() {
     if !servers_available() {

@@ -97,6 +97,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         help: "threads working ahead of tree walks, 0-64 (default connections-1; 0: off)",
     },
     OptionDoc {
+        key: "segments",
+        value: "N",
+        help: "read a large file over up to N pooled connections at once, 1-16 (default 4; 1: off)",
+    },
+    OptionDoc {
         key: "atomic_upload",
         value: "on|off",
         help: "replace a file by uploading to a temporary name, then renaming (default on)",
@@ -320,6 +325,7 @@ pub fn apply_options(cfg: &mut MountConfig, opts: &str) -> Result<(), CliError> 
                 cfg.before_auth.push(v.to_string())
             }
             "protect_before_login" => cfg.protect_before_login = true,
+            "segments" => cfg.segments = number(key, need()?, 1usize, 16)?,
             "walk_ahead" => cfg.walk_ahead = Some(number(key, need()?, 0usize, 64)?),
             "log_file" => cfg.log_file = Some(PathBuf::from(need()?)),
             "keepalive" => cfg.keepalive = Duration::from_secs(number(key, need()?, 0u64, 86_400)?),

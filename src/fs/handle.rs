@@ -5,6 +5,7 @@ use crate::remote::{Download, Entry, Error, Remote, Result, Upload, WriteMode};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
 
 /// Transfer chunk when copying between the spool and the server.
 const CHUNK: usize = 1 << 20;
@@ -54,6 +55,11 @@ pub struct Handle {
     /// Truncated to zero here (O_TRUNC) and not yet uploaded: the server
     /// keeps the old contents until the new ones are complete.
     pub truncated: bool,
+    /// Where the running download started, when it is a plain one (one
+    /// connection) that this handle opened.
+    pub plain_from: Option<u64>,
+    /// Time this handle spent waiting for that plain download's bytes.
+    pub plain_waited: Duration,
 }
 
 fn io_err(e: std::io::Error) -> Error {
@@ -77,6 +83,8 @@ impl Handle {
             pending_error: None,
             mode: e.mode,
             truncated: false,
+            plain_from: None,
+            plain_waited: Duration::ZERO,
         }
     }
 
@@ -119,12 +127,17 @@ impl Handle {
             // Dropping a download mid-file aborts it (ABOR).
             self.state = State::Idle;
             self.state = State::Reading(remote.open_read(&self.path, offset)?);
+            self.plain_from = Some(offset);
+            self.plain_waited = Duration::ZERO;
         }
         let State::Reading(d) = &mut self.state else {
             unreachable!("set above")
         };
         let mut buf = vec![0u8; size];
-        match d.read(&mut buf) {
+        let asked = Instant::now();
+        let r = d.read(&mut buf);
+        self.plain_waited += asked.elapsed();
+        match r {
             Ok(n) => {
                 buf.truncate(n);
                 if n < size {

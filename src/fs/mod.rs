@@ -9,6 +9,7 @@ pub mod handle;
 pub mod inode;
 pub mod links;
 pub mod ops;
+pub mod segments;
 pub mod workers;
 
 use crate::remote::{Kind, Result};

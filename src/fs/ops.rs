@@ -6,6 +6,7 @@ use super::attr::{self, Owner};
 use super::handle::{Handle, State};
 use super::inode::{InodeTable, ROOT};
 use super::links;
+use super::segments::{Segmented, CHUNK};
 use crate::cache::contents::Contents;
 use crate::cache::listings::Listings;
 use crate::cache::DirCache;
@@ -27,7 +28,18 @@ pub struct FsOptions {
     pub walk_ahead: usize,
     /// Show symlinks as what they point to, see [`super::links`].
     pub follow_symlinks: bool,
+    /// Connections a large file is read over at once (below 2: one), see
+    /// [`super::segments`].
+    pub segments: usize,
 }
+
+/// Bytes a plain download reads in a row before it may go on over several
+/// connections.
+const SEGMENT_AFTER: u64 = 8 << 20;
+/// A plain download slower than this (bytes per second spent waiting for
+/// it) goes on over several connections. Faster ones are near what the
+/// machine can decrypt: more connections would only add handshakes.
+const SLOW_STREAM: f64 = 64.0 * (1 << 20) as f64;
 
 /// Bytes of small files fetched ahead that are kept.
 const CONTENTS_BUDGET: usize = 8 << 20;
@@ -60,7 +72,8 @@ pub struct Core {
     opts: FsOptions,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `m`, going on after a thread panicked while holding it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -443,7 +456,58 @@ impl Core {
             let end = start.saturating_add(size).min(data.len());
             return Ok(data[start..end].to_vec());
         }
+        self.segment(fh, &mut h, offset);
         h.read(&*self.remote, offset, size)
+    }
+
+    /// Moves a slow download onto several connections
+    /// ([`super::segments`]): one that has read [`SEGMENT_AFTER`] bytes in
+    /// a row at under [`SLOW_STREAM`] bytes a second of waiting, with much
+    /// of the file left, while no other file is being read. A reader
+    /// jumping around the file, or a fast link (where more connections only
+    /// cost CPU), stays on one.
+    fn segment(&self, fh: u64, h: &mut Handle, offset: u64) {
+        let n = self.opts.segments;
+        let State::Reading(d) = &h.state else {
+            return;
+        };
+        let streamed = h.plain_from.map_or(0, |from| offset.saturating_sub(from));
+        let rate = streamed as f64 / h.plain_waited.as_secs_f64().max(1e-6);
+        if n < 2
+            || h.writable
+            || d.offset() != offset
+            || streamed < SEGMENT_AFTER
+            || rate >= SLOW_STREAM
+            || h.size.saturating_sub(offset) < 2 * n as u64 * CHUNK as u64
+            || self.others_reading(fh)
+        {
+            return;
+        }
+        log::debug!(
+            "{}: read at {:.1} MiB/s on one connection; going on over {n}",
+            h.path,
+            rate / f64::from(1 << 20)
+        );
+        // The plain download ends (ABOR) before its connection is wanted.
+        h.state = State::Idle;
+        let d = Segmented::start(Arc::clone(&self.remote), &h.path, offset, h.size, n);
+        h.state = State::Reading(Box::new(d));
+        h.plain_from = None;
+    }
+
+    /// Whether a handle other than `fh` is downloading: several files read
+    /// at once use the connections already. One busy right now (locked)
+    /// counts as downloading.
+    fn others_reading(&self, fh: u64) -> bool {
+        let others: Vec<_> = lock(&self.handles)
+            .iter()
+            .filter(|(k, _)| **k != fh)
+            .map(|(_, h)| Arc::clone(h))
+            .collect();
+        others.iter().any(|h| {
+            h.try_lock()
+                .map_or(true, |h| matches!(h.state, State::Reading(_)))
+        })
     }
 
     /// The contents of a file fetched ahead, while the listing still shows
@@ -710,6 +774,7 @@ mod tests {
                 read_only: false,
                 walk_ahead,
                 follow_symlinks,
+                segments: 4,
             },
         );
         (core, mem)
@@ -721,6 +786,76 @@ mod tests {
         let data = c.read(fh, 0, 1 << 20).unwrap();
         c.release(fh).unwrap();
         data
+    }
+
+    /// Reads `fh` from 0 to its end in `step` bytes.
+    fn read_through(c: &Core, fh: u64, step: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        loop {
+            let part = c.read(fh, got.len() as u64, step).unwrap();
+            got.extend_from_slice(&part);
+            if part.len() < step {
+                return got;
+            }
+        }
+    }
+
+    #[test]
+    fn a_slow_download_read_in_a_row_moves_onto_segments() {
+        let (c, mem) = core();
+        let size = SEGMENT_AFTER as usize + 12 * CHUNK + 5;
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        mem.put("/big", &data);
+        mem.limit_rate(32 << 20);
+        let ino = c.lookup(ROOT, "big").unwrap().ino.0;
+        let fh = c.open(ino, libc::O_RDONLY).unwrap();
+        let before = mem.reads();
+        let got = read_through(&c, fh, 128 << 10);
+        c.release(fh).unwrap();
+        assert!(got == data);
+        // One plain download for the first SEGMENT_AFTER bytes (at 32 MiB/s
+        // of waiting: under SLOW_STREAM), then one per chunk.
+        assert_eq!(mem.reads() - before, 1 + 13);
+    }
+
+    #[test]
+    fn fast_jumping_or_concurrent_readers_stay_on_one_connection() {
+        let (c, mem) = core();
+        let size = SEGMENT_AFTER as usize + 12 * CHUNK;
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        mem.put("/big", &data);
+        mem.put("/other", &data);
+        let ino = c.lookup(ROOT, "big").unwrap().ino.0;
+
+        // Fast: no limit on the download.
+        let fh = c.open(ino, libc::O_RDONLY).unwrap();
+        let before = mem.reads();
+        assert!(read_through(&c, fh, 1 << 20) == data);
+        c.release(fh).unwrap();
+        assert_eq!(mem.reads() - before, 1, "a fast download was split");
+
+        mem.limit_rate(32 << 20);
+        // Jumping by more than it reads.
+        let fh = c.open(ino, libc::O_RDONLY).unwrap();
+        let before = mem.reads();
+        for i in 0..10u64 {
+            let at = i * (CHUNK as u64 + 4096);
+            let part = c.read(fh, at, 4096).unwrap();
+            assert!(part == data[at as usize..at as usize + 4096]);
+        }
+        c.release(fh).unwrap();
+        assert_eq!(mem.reads() - before, 10, "one plain download per jump");
+
+        // Slow, but another file is being read at the same time.
+        let other = c.lookup(ROOT, "other").unwrap().ino.0;
+        let ofh = c.open(other, libc::O_RDONLY).unwrap();
+        assert_eq!(c.read(ofh, 0, 4096).unwrap().len(), 4096);
+        let fh = c.open(ino, libc::O_RDONLY).unwrap();
+        let before = mem.reads();
+        assert!(read_through(&c, fh, 1 << 20) == data);
+        c.release(fh).unwrap();
+        c.release(ofh).unwrap();
+        assert_eq!(mem.reads() - before, 1, "split while another file was read");
     }
 
     #[test]
@@ -1092,6 +1227,7 @@ mod tests {
                 read_only: true,
                 walk_ahead: 0,
                 follow_symlinks: false,
+                segments: 4,
             },
         );
         assert_eq!(

@@ -3,7 +3,7 @@
 use super::error::{Error, Result};
 use super::{split, Capabilities, Download, Entry, Kind, Remote, Upload, WriteMode};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -27,6 +27,10 @@ pub struct MemRemote {
     lists: Arc<(AtomicUsize, Mutex<Duration>)>,
     /// Downloads started.
     reads: Arc<AtomicUsize>,
+    /// Downloads starting at or past this offset fail.
+    fail_from: Arc<AtomicU64>,
+    /// Bytes a second each download moves (0: no limit).
+    rate: Arc<AtomicU64>,
 }
 
 impl Default for MemRemote {
@@ -38,6 +42,8 @@ impl Default for MemRemote {
             refuse_append: Arc::default(),
             lists: Arc::default(),
             reads: Arc::default(),
+            fail_from: Arc::new(AtomicU64::new(u64::MAX)),
+            rate: Arc::default(),
         }
     }
 }
@@ -113,6 +119,17 @@ impl MemRemote {
         self.lists.0.load(Ordering::Relaxed)
     }
 
+    /// Makes each download move at most `bytes_per_sec` (a server that
+    /// limits every connection).
+    pub fn limit_rate(&self, bytes_per_sec: u64) {
+        self.rate.store(bytes_per_sec, Ordering::Relaxed);
+    }
+
+    /// Makes every download starting at or past `offset` fail with EIO.
+    pub fn fail_reads_from(&self, offset: u64) {
+        self.fail_from.store(offset, Ordering::Relaxed);
+    }
+
     /// Makes appends fail with EOPNOTSUPP, like a server without APPE.
     pub fn refuse_append(&self) {
         self.refuse_append.store(true, Ordering::Relaxed);
@@ -171,11 +188,15 @@ impl Remote for MemRemote {
 
     fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>> {
         self.reads.fetch_add(1, Ordering::Relaxed);
+        if offset >= self.fail_from.load(Ordering::Relaxed) {
+            return Err(Error::new(libc::EIO, "download failed (as asked)"));
+        }
         let m = self.lock();
         let n = m.get(path).filter(|n| !n.dir).ok_or_else(|| enoent(path))?;
         Ok(Box::new(MemDownload {
             data: n.data.clone(),
             offset,
+            rate: self.rate.load(Ordering::Relaxed),
         }))
     }
 
@@ -283,6 +304,7 @@ impl Remote for MemRemote {
 struct MemDownload {
     data: Vec<u8>,
     offset: u64,
+    rate: u64,
 }
 
 impl Download for MemDownload {
@@ -291,6 +313,9 @@ impl Download for MemDownload {
         let n = buf.len().min(self.data.len() - start);
         buf[..n].copy_from_slice(&self.data[start..start + n]);
         self.offset += n as u64;
+        if self.rate > 0 {
+            std::thread::sleep(Duration::from_secs_f64(n as f64 / self.rate as f64));
+        }
         Ok(n)
     }
 

@@ -56,6 +56,9 @@ const START_ATTEMPTS: usize = 3;
 /// Bound on one run of the script (it bounds its own waits to a few seconds).
 const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
 
+/// Bytes a second each session of [`TestServer::vsftpd_slow`] moves.
+pub const SLOW_RATE: u64 = 8 << 20;
+
 /// A running FTPS server; stopped, and its files removed, on drop.
 pub struct TestServer {
     /// One of [`KINDS`].
@@ -243,6 +246,13 @@ impl TestServer {
         TestServer::start("vsftpd", "vsftpd", false)
     }
 
+    /// Starts vsftpd limiting each session's transfers to [`SLOW_RATE`]
+    /// bytes a second (`local_max_rate`), like a server that limits every
+    /// connection.
+    pub fn vsftpd_slow() -> TestServer {
+        TestServer::start("vsftpd-slow", "vsftpd", false)
+    }
+
     /// Starts vsftpd with implicit TLS (`implicit_ssl=YES`).
     pub fn vsftpd_implicit() -> TestServer {
         TestServer::start("vsftpd-implicit", "vsftpd", true)
@@ -291,7 +301,9 @@ impl TestServer {
     /// directory; `stdout.log` holds what the process printed itself).
     pub fn log_files(&self) -> Vec<PathBuf> {
         let names: &[&str] = match self.kind {
-            "vsftpd" | "vsftpd-implicit" | "vsftpd-ipv6" => &["vsftpd.log", "stdout.log"],
+            "vsftpd" | "vsftpd-implicit" | "vsftpd-ipv6" | "vsftpd-slow" => {
+                &["vsftpd.log", "stdout.log"]
+            }
             "proftpd" => &["proftpd.log", "tls.log", "stdout.log"],
             // pure-ftpd logs to syslog only; xfer.log has its transfers
             "pure-ftpd" => &["stdout.log", "xfer.log"],
@@ -416,6 +428,9 @@ impl TestServer {
             ];
             if implicit {
                 start_args.push("--implicit".into());
+            }
+            if kind.ends_with("-slow") {
+                start_args.extend(["--max-rate".into(), SLOW_RATE.to_string()]);
             }
             let host = if kind.ends_with("-ipv6") {
                 start_args.push("--ipv6".into());
