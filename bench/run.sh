@@ -344,6 +344,7 @@ t_read() { # cold (page cache dropped, fresh mount/process) then warm
 t_write() { # timed until the writer's close() returned AND the server's file has every byte
   local srv=$1 peer=$2 k=$1.$2 target=${sdir[$1]}/root/w.bin ok=no t0
   rm -f "$target"
+  sync # the server's disk starts clean: no writeback of an earlier test during this one
   if [ "$peer" = curl ]; then
     t0=$EPOCHREALTIME
     curl_ftp "$srv" lo -T "$shm/src.bin" URL/w.bin && wait_server_file "$target" "$size" && ok=yes
