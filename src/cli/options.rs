@@ -99,7 +99,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "segments",
         value: "N",
-        help: "read a large file over up to N pooled connections at once, 1-16 (default 4; 1: off)",
+        help: "read a large file over up to N pooled connections when one is slow (under 64 MiB/s), 1-16 (default 4; 1: off)",
     },
     OptionDoc {
         key: "atomic_upload",
@@ -213,7 +213,7 @@ pub fn long_help() -> String {
     s
 }
 
-fn number<T: std::str::FromStr + PartialOrd + Copy>(
+fn number<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
     key: &str,
     value: &str,
     min: T,
@@ -222,7 +222,7 @@ fn number<T: std::str::FromStr + PartialOrd + Copy>(
     match value.parse::<T>() {
         Ok(v) if v >= min && v <= max => Ok(v),
         _ => Err(CliError::usage(format!(
-            "bad value for option {key}: {value:?}"
+            "bad value for option {key}: {value:?} (a whole number from {min} to {max})"
         ))),
     }
 }
