@@ -11,13 +11,14 @@
 //! Everything here is a hint: a full queue drops work, and errors are only
 //! logged (the reader fetches for itself then).
 
+use super::ops::lock;
 use crate::cache::contents::Contents;
 use crate::cache::listings::Listings;
 use crate::remote::{join, split, Entry, Kind, Remote};
 use log::debug;
 use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// Jobs waiting, at most.
@@ -99,10 +100,6 @@ pub struct Ahead {
     walks: Mutex<HashMap<String, Walk>>,
     listings: Arc<Listings>,
     contents: Arc<Contents>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Ahead {
