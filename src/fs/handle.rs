@@ -108,19 +108,17 @@ impl Handle {
             )
     }
 
-    /// Reads `size` bytes at `offset`: from the stream when it is at that
-    /// offset, else from a new download (the old one is aborted).
-    pub fn read(&mut self, remote: &dyn Remote, offset: u64, size: usize) -> Result<Vec<u8>> {
+    /// Fills `buf` with the bytes at `offset` and returns how many it got
+    /// (fewer only at the end of the file): from the stream when it is at
+    /// that offset, else from a new download (the old one is aborted).
+    pub fn read(&mut self, remote: &dyn Remote, offset: u64, buf: &mut [u8]) -> Result<usize> {
         if let State::Spooled { file, .. } = &self.state {
-            let mut buf = vec![0u8; size];
-            let n = read_at_full(file, &mut buf, offset)?;
-            buf.truncate(n);
-            return Ok(buf);
+            return read_at_full(file, buf, offset);
         }
         if self.is_dirty() {
             // Reading back what we are writing: switch to a local copy.
             self.spool(remote)?;
-            return self.read(remote, offset, size);
+            return self.read(remote, offset, buf);
         }
         let reusable = matches!(&self.state, State::Reading(d) if d.offset() == offset);
         if !reusable {
@@ -133,18 +131,16 @@ impl Handle {
         let State::Reading(d) = &mut self.state else {
             unreachable!("set above")
         };
-        let mut buf = vec![0u8; size];
         let asked = Instant::now();
-        let r = d.read(&mut buf);
+        let r = d.read(buf);
         self.plain_waited += asked.elapsed();
         match r {
             Ok(n) => {
-                buf.truncate(n);
-                if n < size {
+                if n < buf.len() {
                     // End of file reached and confirmed.
                     self.state = State::Idle;
                 }
-                Ok(buf)
+                Ok(n)
             }
             Err(e) => {
                 self.state = State::Idle;

@@ -57,6 +57,13 @@ impl FtpsFs {
     }
 }
 
+thread_local! {
+    /// Each worker's buffer for read replies: the kernel copies the reply
+    /// out before `reply.data` returns, so one buffer serves every read,
+    /// instead of a new (zeroed) one per read.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn errno(e: &crate::remote::Error) -> Errno {
     log::debug!("error {}: {}", e.errno, e.message);
     Errno::from_i32(e.errno)
@@ -245,9 +252,16 @@ impl Filesystem for FtpsFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        self.spawn_ordered(fh.0, move |c| match c.read(fh.0, offset, size as usize) {
-            Ok(data) => reply.data(&data),
-            Err(e) => reply.error(errno(&e)),
+        self.spawn_ordered(fh.0, move |c| {
+            READ_BUF.with_borrow_mut(|buf| {
+                if buf.len() < size as usize {
+                    buf.resize(size as usize, 0);
+                }
+                match c.read(fh.0, offset, &mut buf[..size as usize]) {
+                    Ok(n) => reply.data(&buf[..n]),
+                    Err(e) => reply.error(errno(&e)),
+                }
+            })
         });
     }
 

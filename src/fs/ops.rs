@@ -444,8 +444,9 @@ impl Core {
         Ok((attr::from_entry(ino, &e, &self.opts.owner), fh))
     }
 
-    /// Reads from an open file.
-    pub fn read(&self, fh: u64, offset: u64, size: usize) -> Result<Vec<u8>> {
+    /// Reads from an open file into `buf`; returns how many bytes it got
+    /// (fewer than asked only at the end of the file).
+    pub fn read(&self, fh: u64, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let h = self.handle(fh)?;
         let mut h = lock(&h);
         if !h.readable {
@@ -453,11 +454,12 @@ impl Core {
         }
         if let Some(data) = self.fetched_ahead(&h) {
             let start = (offset as usize).min(data.len());
-            let end = start.saturating_add(size).min(data.len());
-            return Ok(data[start..end].to_vec());
+            let end = start.saturating_add(buf.len()).min(data.len());
+            buf[..end - start].copy_from_slice(&data[start..end]);
+            return Ok(end - start);
         }
         self.segment(fh, &mut h, offset);
-        h.read(&*self.remote, offset, size)
+        h.read(&*self.remote, offset, buf)
     }
 
     /// Moves a slow download onto several connections
@@ -780,10 +782,18 @@ mod tests {
         (core, mem)
     }
 
+    /// `Core::read` into a new buffer of `size` bytes, cut to what came.
+    fn read_vec(c: &Core, fh: u64, offset: u64, size: usize) -> Result<Vec<u8>> {
+        let mut buf = vec![0; size];
+        let n = c.read(fh, offset, &mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
     fn read_all(c: &Core, name: &str) -> Vec<u8> {
         let ino = c.lookup(ROOT, name).unwrap().ino.0;
         let fh = c.open(ino, libc::O_RDONLY).unwrap();
-        let data = c.read(fh, 0, 1 << 20).unwrap();
+        let data = read_vec(c, fh, 0, 1 << 20).unwrap();
         c.release(fh).unwrap();
         data
     }
@@ -792,7 +802,7 @@ mod tests {
     fn read_through(c: &Core, fh: u64, step: usize) -> Vec<u8> {
         let mut got = Vec::new();
         loop {
-            let part = c.read(fh, got.len() as u64, step).unwrap();
+            let part = read_vec(c, fh, got.len() as u64, step).unwrap();
             got.extend_from_slice(&part);
             if part.len() < step {
                 return got;
@@ -840,7 +850,7 @@ mod tests {
         let before = mem.reads();
         for i in 0..10u64 {
             let at = i * (CHUNK as u64 + 4096);
-            let part = c.read(fh, at, 4096).unwrap();
+            let part = read_vec(&c, fh, at, 4096).unwrap();
             assert!(part == data[at as usize..at as usize + 4096]);
         }
         c.release(fh).unwrap();
@@ -849,7 +859,7 @@ mod tests {
         // Slow, but another file is being read at the same time.
         let other = c.lookup(ROOT, "other").unwrap().ino.0;
         let ofh = c.open(other, libc::O_RDONLY).unwrap();
-        assert_eq!(c.read(ofh, 0, 4096).unwrap().len(), 4096);
+        assert_eq!(read_vec(&c, ofh, 0, 4096).unwrap().len(), 4096);
         let fh = c.open(ino, libc::O_RDONLY).unwrap();
         let before = mem.reads();
         assert!(read_through(&c, fh, 1 << 20) == data);
@@ -1020,10 +1030,10 @@ mod tests {
         mem.put("/f", &data);
         let ino = c.lookup(ROOT, "f").unwrap().ino.0;
         let fh = c.open(ino, libc::O_RDONLY).unwrap();
-        assert_eq!(c.read(fh, 0, 10).unwrap(), &data[..10]);
-        assert_eq!(c.read(fh, 10, 10).unwrap(), &data[10..20]);
-        assert_eq!(c.read(fh, 50_000, 10).unwrap(), &data[50_000..50_010]);
-        assert_eq!(c.read(fh, 99_990, 100).unwrap(), &data[99_990..]);
+        assert_eq!(read_vec(&c, fh, 0, 10).unwrap(), &data[..10]);
+        assert_eq!(read_vec(&c, fh, 10, 10).unwrap(), &data[10..20]);
+        assert_eq!(read_vec(&c, fh, 50_000, 10).unwrap(), &data[50_000..50_010]);
+        assert_eq!(read_vec(&c, fh, 99_990, 100).unwrap(), &data[99_990..]);
         c.release(fh).unwrap();
     }
 
@@ -1034,7 +1044,7 @@ mod tests {
         let ino = c.lookup(ROOT, "f").unwrap().ino.0;
         let fh = c.open(ino, libc::O_RDWR).unwrap();
         c.write(fh, 3, b"abc").unwrap();
-        assert_eq!(c.read(fh, 0, 100).unwrap(), b"012abc6789");
+        assert_eq!(read_vec(&c, fh, 0, 100).unwrap(), b"012abc6789");
         assert_eq!(
             mem.contents("/f").unwrap(),
             b"0123456789",
