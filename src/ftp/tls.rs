@@ -7,9 +7,12 @@
 use super::error::{Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ClientSessionStore, Resumption, WebPkiServerVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, NamedGroup, RootCertStore, SignatureScheme};
+use rustls::{
+    CipherSuite, ClientConfig, DigitallySignedStruct, NamedGroup, RootCertStore, SignatureScheme,
+};
 use std::collections::VecDeque;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -74,7 +77,7 @@ pub fn client_config_trusting(
     versions: Versions,
     identity: Option<&Identity>,
 ) -> Result<Arc<ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let check = match &trust.0 {
         TrustKind::Roots(cafile) => {
             let mut roots = RootCertStore::empty();
@@ -262,9 +265,28 @@ pub(crate) fn dangerous_recording_config(
         check: Check::Nothing {
             recorder: Some(recorder),
         },
-        provider: Arc::new(rustls::crypto::ring::default_provider()),
+        provider: provider(),
     };
     build(verifier, versions, None)
+}
+
+/// rustls' ring provider, with AES-128-GCM offered first (as Go and
+/// BoringSSL do where the CPU has AES instructions; OpenSSL servers follow
+/// the client's order). With it the key schedule hashes with SHA-256, which
+/// has CPU instructions where SHA-384 has none, and bulk data costs 10 AES
+/// rounds a block instead of 14, on both sides. Every suite offered is
+/// still an AEAD with forward secrecy.
+fn provider() -> Arc<CryptoProvider> {
+    let mut p = rustls::crypto::ring::default_provider();
+    p.cipher_suites.sort_by_key(|s| {
+        !matches!(
+            s.suite(),
+            CipherSuite::TLS13_AES_128_GCM_SHA256
+                | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        )
+    });
+    Arc::new(p)
 }
 
 fn build(
@@ -358,7 +380,7 @@ impl ChainRecorder {
 #[derive(Debug)]
 struct Verifier {
     check: Check,
-    provider: Arc<rustls::crypto::CryptoProvider>,
+    provider: Arc<CryptoProvider>,
 }
 
 #[derive(Debug)]

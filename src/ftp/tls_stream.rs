@@ -16,7 +16,10 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 
-/// Size of the buffer the socket is read into (several records per read).
+/// Size of the buffer the socket is read into at first: a handshake and a
+/// record or two. Most data connections of a tree walk carry one small file.
+const INCOMING_FIRST: usize = 32 * 1024;
+/// What it grows to once a read fills it (several records per read).
 const INCOMING: usize = 256 * 1024;
 /// Most plaintext encrypted per `write` call (one socket write each).
 const WRITE_CHUNK: usize = 128 * 1024;
@@ -84,7 +87,7 @@ impl TlsStream {
         let mut s = TlsStream {
             conn,
             sock,
-            incoming: vec![0; INCOMING],
+            incoming: vec![0; INCOMING_FIRST],
             start: 0,
             end: 0,
             outgoing: Vec::new(),
@@ -252,7 +255,7 @@ impl TlsStream {
     fn fill(&mut self) -> io::Result<()> {
         // What is left is usually part of one record: moving it is cheaper
         // than many short reads into a nearly full buffer.
-        if self.incoming.len() - self.end < INCOMING / 2 && self.start > 0 {
+        if self.incoming.len() - self.end < self.incoming.len() / 2 && self.start > 0 {
             self.incoming.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
@@ -275,6 +278,10 @@ impl TlsStream {
                 }
                 Ok(n) => {
                     self.end += n;
+                    if self.end == self.incoming.len() && self.incoming.len() < INCOMING {
+                        // More is waiting than fits: a bulk transfer.
+                        self.incoming.resize(INCOMING, 0);
+                    }
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -452,6 +459,40 @@ mod tests {
         }
         assert!(got == body, "{} bytes read of {}", got.len(), body.len());
         assert_eq!(tls.read(&mut buf).unwrap(), 0);
+        assert_eq!(
+            tls.incoming.len(),
+            INCOMING,
+            "a bulk transfer reads in large chunks"
+        );
+        tls.send_close_notify().unwrap();
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_small_transfer_keeps_the_small_buffer() {
+        let body = pattern(4096);
+        let sent = body.clone();
+        let (mut tls, server) = pair(move |mut s| {
+            s.write_all(&sent).unwrap();
+            close(s);
+        });
+        let mut got = Vec::new();
+        tls.read_to_end(&mut got).unwrap();
+        assert!(got == body, "{} bytes read of {}", got.len(), body.len());
+        assert_eq!(tls.incoming.len(), INCOMING_FIRST);
+        tls.send_close_notify().unwrap();
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn aes_128_gcm_is_chosen_by_a_server_following_our_order() {
+        let (mut tls, server) = pair(|mut s| {
+            s.write_all(b"x").unwrap();
+            close(s);
+        });
+        let suite = tls.conn().negotiated_cipher_suite().unwrap().suite();
+        assert_eq!(suite, rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+        tls.read_to_end(&mut Vec::new()).unwrap();
         tls.send_close_notify().unwrap();
         server.join().unwrap();
     }
