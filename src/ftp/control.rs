@@ -1,6 +1,7 @@
 //! The FTPS control connection: login, commands, and opening data transfers.
 
 use super::command::Command;
+use super::connect::Connecting;
 use super::data::DataConn;
 use super::error::{Error, Result};
 use super::features::Features;
@@ -277,14 +278,12 @@ fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
     })
 }
 
-/// Opens a passive data connection.
-fn connect_data(addr: SocketAddr, timeout: Duration) -> Result<TcpStream> {
-    TcpStream::connect_timeout(&addr, timeout).map_err(|e| {
-        Error::from_io(
-            io::Error::new(e.kind(), format!("data connection to {addr}: {e}")),
-            "data connect",
-        )
-    })
+/// A failed connect of a passive data connection to `addr`.
+fn data_connect_error(addr: SocketAddr, e: io::Error) -> Error {
+    Error::from_io(
+        io::Error::new(e.kind(), format!("data connection to {addr}: {e}")),
+        "data connect",
+    )
 }
 
 /// Runs a TLS handshake to completion on a blocking socket.
@@ -941,36 +940,13 @@ impl Control {
         // Passive: the command goes out while the data connection is being
         // made (as in RFC 4217 11.5) and our ClientHello sent on it, so the
         // server's 1xx and its half of the handshake share a round trip.
-        let timeout = self.timeout;
-        let tls = (self.protection == Protection::Private)
-            .then(|| (self.tls_config.clone(), self.server_name.clone()));
-        let (reply, connected) = std::thread::scope(|scope| {
-            let connecting = match &pending {
-                Pending::Connecting(addr) => {
-                    let addr = *addr;
-                    Some(scope.spawn(move || {
-                        let sock = connect_data(addr, timeout)?;
-                        sock.set_read_timeout(Some(timeout))?;
-                        sock.set_write_timeout(Some(timeout))?;
-                        Ok(match tls {
-                            Some((config, name)) => Opening::Tls(Box::new(
-                                TlsStream::client_hello(config, name, sock)
-                                    .map_err(|e| Error::from_io(e, "TLS handshake"))?,
-                            )),
-                            None => Opening::Clear(sock),
-                        })
-                    }))
-                }
-                Pending::Listening(_) => None,
-            };
-            let reply = self.command(cmd);
-            let connected = connecting.map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::Protocol("data connection thread panicked".into()))
-                })
-            });
-            (reply, connected)
-        });
+        let connecting = match &pending {
+            Pending::Connecting(addr) => Some((*addr, Connecting::start(*addr))),
+            Pending::Listening(_) => None,
+        };
+        self.send(cmd)?;
+        let connected = connecting.map(|(addr, started)| self.open_passive(addr, started));
+        let reply = self.read_reply();
         let reply = match reply {
             Ok(r) => r,
             Err(e) => {
@@ -1039,6 +1015,23 @@ impl Control {
             return Err(self.fail_transfer(e));
         }
         Ok(data)
+    }
+
+    /// Waits for a passive data connection `begin_once` started and sends
+    /// our ClientHello on it (with `PROT P`).
+    fn open_passive(&self, addr: SocketAddr, started: io::Result<Connecting>) -> Result<Opening> {
+        let sock = started
+            .and_then(|c| c.finish(self.timeout))
+            .map_err(|e| data_connect_error(addr, e))?;
+        sock.set_read_timeout(Some(self.timeout))?;
+        sock.set_write_timeout(Some(self.timeout))?;
+        Ok(match self.protection {
+            Protection::Private => Opening::Tls(Box::new(
+                TlsStream::client_hello(self.tls_config.clone(), self.server_name.clone(), sock)
+                    .map_err(|e| Error::from_io(e, "TLS handshake"))?,
+            )),
+            Protection::Clear => Opening::Clear(sock),
+        })
     }
 
     /// Ends a download: the data was read to its end; closes our side with

@@ -3,6 +3,7 @@
 //! It knows nothing of FUSE, inodes or errno and can be used alone.
 
 pub mod command;
+mod connect;
 pub mod control;
 pub mod data;
 pub mod error;
