@@ -168,10 +168,12 @@ maxof() { [ -f "$raw/$1" ] || return 0; { grep -v FAIL "$raw/$1" || true; } | so
 mount_peer() {
   local peer=$1 srv=$2 via=$3 host=127.0.0.1 i
   [ "$via" = wan ] && host=127.0.0.2
+  local tls_opt=
+  if [ "$peer" = ftpsfs-tls12 ]; then tls_opt=,tls=1.2; fi
   case $peer in
-    ftpsfs)
+    ftpsfs|ftpsfs-tls12)
       "$ftpsfs_bin" "ftp://ftpsfs-test@$host:${port[$srv]}/" "$mnt" -f \
-        -o "cafile=${sdir[$srv]}/cert.pem,password_file=${sdir[$srv]}/password" \
+        -o "cafile=${sdir[$srv]}/cert.pem,password_file=${sdir[$srv]}/password${tls_opt}" \
         </dev/null >>"$logd/ftpsfs.log" 2>&1 &
       ;;
     rclone-off|rclone-full)
@@ -383,15 +385,20 @@ t_ls() { # ls -lR cold (fresh mount) then warm, VIA lo or wan
 }
 
 cat_small() { timeout "$op_timeout" cat "$mnt"/small/* | wc -c >"$w/small.out"; }
-t_small() { # cat of the small files, fresh mount
-  local srv=$1 peer=$2 k=$1.$2 bytes
-  [ "$peer" = curl ] && return 0
-  mount_peer "$peer" "$srv" lo || { record "$k.small" FAIL; return 0; }
-  if timed cat_small && 
+small_once() { # PEER SERVER KEY: one cat of the small files on a fresh mount
+  local bytes
+  mount_peer "$1" "$2" lo || { record "$3" FAIL; return 0; }
+  if timed cat_small &&
      bytes=$(cat "$w/small.out") && [ "$bytes" = "$((small_n * small_kib * 1024))" ]; then
-    record "$k.small" "$T"
-  else record "$k.small" FAIL; log "$srv $peer: cat of small files FAILED"; fi
+    record "$3" "$T"
+  else record "$3" FAIL; log "$2 $1: cat of small files FAILED"; fi
   umount_peer
+}
+t_small() {
+  [ "$2" = curl ] && return 0
+  small_once "$2" "$1" "$1.$2.small"
+  # ftpsfs once more with -o tls=1.2, the TLS version rclone talks (no target)
+  if [ "$2" = ftpsfs ]; then small_once ftpsfs-tls12 "$1" "$1.ftpsfs.small_tls12"; fi
 }
 
 reader() { watched cat "$1" >/dev/null; }
@@ -538,6 +545,14 @@ for s in "${started[@]}"; do
   v=$(fails "$f.read_cold")
   echo "| cold ${size_mib} MiB reads that fail | $s | $v of $runs | 0 of $runs | $(verdict "$v" "<=" 0) |"
 done
+if wanted small; then
+  for s in "${started[@]}"; do
+    a=$(ratio "$(median "$s.rclone-off.small")" "$(median "$s.ftpsfs.small_tls12")")
+    b=$(ratio "$(median "$s.rclone-full.small")" "$(median "$s.ftpsfs.small_tls12")")
+    v=$(minof "$a" "$b")
+    echo "| (no target) cat ${small_n} small files with ftpsfs -o tls=1.2 ($(cell "$s.ftpsfs.small_tls12") s), rclone time / ftpsfs time (off ${a:-—}, full ${b:-—}) | $s | ${v:-—} | | |"
+  done
+fi
 if [ -n "$slow" ]; then
   v=$(ratio "$(median "$slow.ftpsfs.read")" "$(median "$slow.curl.read")")
   echo "| (no target) read from the per-session limited vsftpd / raw curl download | vsftpd | ${v:-—} | | |"
