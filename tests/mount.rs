@@ -5,7 +5,7 @@ mod common;
 use common::{close_checked, random_bytes, write_checked};
 
 use common::fake::FakeServer;
-use common::mount::{is_mounted, run_bounded, Mount};
+use common::mount::{is_mounted, run_bounded, unmount, Mount};
 use common::servers::{servers_available, TestServer};
 use ftpsfs::ftp::tls::Fingerprint;
 use std::fs::{self, OpenOptions};
@@ -590,15 +590,12 @@ fn password_never_appears_in_trace_logs_or_the_command_line() {
         assert_eq!(fs::read(mnt.join("d/b.txt")).unwrap(), b"contents of b");
     };
     let result = std::panic::catch_unwind(run);
-    let unmounted = run_bounded(
-        Command::new("fusermount3").arg("-u").arg(&mnt),
-        Duration::from_secs(20),
-    );
+    let unmounted = unmount(&mnt);
     let status = wait_bounded(&mut child, Duration::from_secs(20));
     if let Err(p) = result {
         std::panic::resume_unwind(p);
     }
-    assert!(unmounted.status.success(), "fusermount3 -u failed");
+    assert!(unmounted, "fusermount3 -u failed for 5 s");
     assert!(status.success(), "ftpsfs exit status {status}");
     let stdout = fs::read(&out_path).unwrap();
     let stderr = fs::read(&err_path).unwrap();

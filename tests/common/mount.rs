@@ -155,21 +155,30 @@ impl Mount {
     }
 }
 
-impl Drop for Mount {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            let out = run_bounded(
-                Command::new("fusermount3").arg("-u").arg(&self.path),
-                Duration::from_secs(20),
-            );
-            if out.status.success() || !is_mounted(&self.path) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = run_bounded(
-            Command::new("fusermount3").arg("-uz").arg(&self.path),
+/// Unmounts `path` with `fusermount3 -u`, again while it is busy (for up
+/// to 5 s: a process another test forks holds the descriptors open at that
+/// moment until it execs); true once `path` is no longer mounted.
+pub fn unmount(path: &Path) -> bool {
+    for _ in 0..50 {
+        let out = run_bounded(
+            Command::new("fusermount3").arg("-u").arg(path),
             Duration::from_secs(20),
         );
+        if out.status.success() || !is_mounted(path) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        if !unmount(&self.path) {
+            let _ = run_bounded(
+                Command::new("fusermount3").arg("-uz").arg(&self.path),
+                Duration::from_secs(20),
+            );
+        }
     }
 }
