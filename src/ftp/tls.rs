@@ -271,11 +271,12 @@ pub(crate) fn dangerous_recording_config(
 }
 
 /// rustls' ring provider, with AES-128-GCM offered first (as Go and
-/// BoringSSL do where the CPU has AES instructions; OpenSSL servers follow
-/// the client's order). With it the key schedule hashes with SHA-256, which
-/// has CPU instructions where SHA-384 has none, and bulk data costs 10 AES
-/// rounds a block instead of 14, on both sides. Every suite offered is
-/// still an AEAD with forward secrecy.
+/// BoringSSL do where the CPU has AES instructions). A server that follows
+/// the client's order (vsftpd does in TLS 1.3; proftpd keeps its own and
+/// picks AES-256) then hashes its key schedule with SHA-256, which has CPU
+/// instructions where SHA-384 has none, and bulk data costs 10 AES rounds
+/// a block instead of 14, on both sides. Every suite offered is still an
+/// AEAD with forward secrecy.
 fn provider() -> Arc<CryptoProvider> {
     let mut p = rustls::crypto::ring::default_provider();
     p.cipher_suites.sort_by_key(|s| {
