@@ -257,9 +257,12 @@ impl Handle {
     }
 
     /// Puts everything written so far on the server: completes a streamed
-    /// upload, or uploads a changed spool. Errors of earlier writes come back here.
+    /// upload, or uploads a changed spool. Errors of earlier writes come
+    /// back here, at every call: each close(2) of a descriptor of the file
+    /// flushes, and one that a forked child inherited must not use up the
+    /// error the writer's own close is owed.
     pub fn finish(&mut self, remote: &dyn Remote) -> Result<()> {
-        if let Some(e) = self.pending_error.take() {
+        if let Some(e) = self.pending_error.clone() {
             self.abandon();
             self.truncated = false;
             return Err(e);

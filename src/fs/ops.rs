@@ -983,6 +983,25 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_upload_fails_every_flush_until_release() {
+        // close(2) of every descriptor of the file flushes it, a forked
+        // child's inherited one too: the first flush must not use up the
+        // error that the writer's own close is owed.
+        let (c, mem) = core();
+        mem.put("/f", b"old");
+        mem.limit_space(10);
+        let ino = c.lookup(ROOT, "f").unwrap().ino.0;
+        let fh = c.open(ino, libc::O_WRONLY | libc::O_TRUNC).unwrap();
+        c.write(fh, 0, &[7u8; 100]).unwrap();
+        for _ in 0..3 {
+            assert_eq!(c.flush(fh).unwrap_err().errno, libc::ENOSPC);
+        }
+        assert_eq!(c.write(fh, 100, b"more").unwrap_err().errno, libc::ENOSPC);
+        assert_eq!(c.release(fh).unwrap_err().errno, libc::ENOSPC);
+        assert_eq!(mem.contents("/f").unwrap(), b"old");
+    }
+
+    #[test]
     fn a_created_file_shows_while_written_though_the_server_gets_it_at_close() {
         let (c, mem) = core();
         let (attr, fh) = c.create(ROOT, "n", libc::O_WRONLY).unwrap();

@@ -31,6 +31,8 @@ pub struct MemRemote {
     fail_from: Arc<AtomicU64>,
     /// Bytes a second each download moves (0: no limit).
     rate: Arc<AtomicU64>,
+    /// Uploads larger than this fail at their end with ENOSPC.
+    space: Arc<AtomicU64>,
 }
 
 impl Default for MemRemote {
@@ -44,6 +46,7 @@ impl Default for MemRemote {
             reads: Arc::default(),
             fail_from: Arc::new(AtomicU64::new(u64::MAX)),
             rate: Arc::default(),
+            space: Arc::new(AtomicU64::new(u64::MAX)),
         }
     }
 }
@@ -128,6 +131,12 @@ impl MemRemote {
     /// Makes every download starting at or past `offset` fail with EIO.
     pub fn fail_reads_from(&self, offset: u64) {
         self.fail_from.store(offset, Ordering::Relaxed);
+    }
+
+    /// Makes every upload of more than `bytes` fail at its end with
+    /// ENOSPC (a server whose disk is full reports it in the final reply).
+    pub fn limit_space(&self, bytes: u64) {
+        self.space.store(bytes, Ordering::Relaxed);
     }
 
     /// Makes appends fail with EOPNOTSUPP, like a server without APPE.
@@ -348,6 +357,9 @@ impl Upload for MemUpload {
     }
 
     fn finish(self: Box<Self>) -> Result<()> {
+        if self.data.len() as u64 > self.remote.space.load(Ordering::Relaxed) {
+            return Err(Error::new(libc::ENOSPC, "552 disk full"));
+        }
         let mut m = self.remote.lock();
         MemRemote::parent_is_dir(&m, &self.path)?;
         let node = Node {
