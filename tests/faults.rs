@@ -29,7 +29,7 @@ fn upload(srv: &FakeServer) -> Result<(), ftpsfs::remote::Error> {
     let mut up = remote
         .open_write("/f", WriteMode::Replace { mode: Some(0o600) })
         .unwrap_or_else(|e| panic!("open_write: {e:?}\n{}", srv.report()));
-    up.write(BODY).unwrap();
+    up.write(BODY.to_vec()).unwrap();
     let r = up.finish();
     pool.close_idle();
     r
@@ -233,8 +233,8 @@ fn upload_verified(srv: &FakeServer, verify: Verify) -> Result<(), ftpsfs::remot
     let mut up = remote
         .open_write("/f", WriteMode::Replace { mode: Some(0o600) })
         .unwrap_or_else(|e| panic!("open_write: {e:?}\n{}", srv.report()));
-    up.write(&BODY[..5]).unwrap();
-    up.write(&BODY[5..]).unwrap();
+    up.write(BODY[..5].to_vec()).unwrap();
+    up.write(BODY[5..].to_vec()).unwrap();
     let r = up.finish();
     pool.close_idle();
     r

@@ -150,7 +150,7 @@ impl Handle {
     }
 
     /// Writes `data` at `offset`, streaming when the writes are sequential.
-    pub fn write(&mut self, remote: &dyn Remote, offset: u64, data: &[u8]) -> Result<()> {
+    pub fn write(&mut self, remote: &dyn Remote, offset: u64, data: Vec<u8>) -> Result<()> {
         if let Some(e) = &self.pending_error {
             return Err(e.clone());
         }
@@ -161,13 +161,13 @@ impl Handle {
         r
     }
 
-    fn write_inner(&mut self, remote: &dyn Remote, offset: u64, data: &[u8]) -> Result<()> {
+    fn write_inner(&mut self, remote: &dyn Remote, offset: u64, data: Vec<u8>) -> Result<()> {
         match &mut self.state {
             State::Writing { upload, start } if *start + upload.written() == offset => {
                 return upload.write(data);
             }
             State::Spooled { file, dirty } => {
-                file.write_all_at(data, offset).map_err(io_err)?;
+                file.write_all_at(&data, offset).map_err(io_err)?;
                 *dirty = true;
                 return Ok(());
             }
@@ -318,13 +318,14 @@ pub fn upload_file(
 ) -> Result<()> {
     file.seek(SeekFrom::Start(0)).map_err(io_err)?;
     let mut up: Box<dyn Upload> = remote.open_write(path, WriteMode::Replace { mode })?;
-    let mut buf = vec![0u8; CHUNK];
     loop {
+        let mut buf = vec![0u8; CHUNK];
         let n = file.read(&mut buf).map_err(io_err)?;
         if n == 0 {
             break;
         }
-        up.write(&buf[..n])?;
+        buf.truncate(n);
+        up.write(buf)?;
     }
     up.finish()
 }

@@ -278,8 +278,9 @@ impl Filesystem for FtpsFs {
         reply: ReplyWrite,
     ) {
         let data = data.to_vec();
-        self.spawn_ordered(fh.0, move |c| match c.write(fh.0, offset, &data) {
-            Ok(()) => reply.written(data.len() as u32),
+        let n = data.len() as u32;
+        self.spawn_ordered(fh.0, move |c| match c.write(fh.0, offset, data) {
+            Ok(()) => reply.written(n),
             Err(e) => reply.error(errno(&e)),
         });
     }

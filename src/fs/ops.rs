@@ -361,11 +361,10 @@ impl Core {
         if size > current.size {
             // Extend with zeros through APPE.
             h.append = true;
-            let zeros = vec![0u8; 1 << 20];
             let mut at = current.size;
             while at < size {
-                let n = ((size - at) as usize).min(zeros.len());
-                h.write(&*self.remote, at, &zeros[..n])?;
+                let n = ((size - at) as usize).min(1 << 20);
+                h.write(&*self.remote, at, vec![0u8; n])?;
                 at += n as u64;
             }
             return h.finish(&*self.remote);
@@ -528,7 +527,7 @@ impl Core {
     }
 
     /// Writes to an open file.
-    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<()> {
+    pub fn write(&self, fh: u64, offset: u64, data: Vec<u8>) -> Result<()> {
         let h = self.handle(fh)?;
         let mut h = lock(&h);
         if !h.writable {
@@ -893,7 +892,7 @@ mod tests {
         let ino = c.lookup(ROOT, "f3").unwrap().ino.0;
         let fh = c.open(ino, libc::O_WRONLY | libc::O_TRUNC).unwrap();
         c.setattr(ino, Some(fh), Some(0), None, None).unwrap();
-        c.write(fh, 0, b"new 3").unwrap();
+        c.write(fh, 0, b"new 3".to_vec()).unwrap();
         c.release(fh).unwrap();
         assert_eq!(read_all(&c, "f3"), b"new 3");
         assert_eq!(read_all(&c, "f4"), b"old 4");
@@ -959,7 +958,7 @@ mod tests {
         assert_eq!(c.readlink(dangling.ino.0).unwrap(), "nope");
         // Writing through a followed link changes the file, not the link.
         let fh = c.open(a.ino.0, libc::O_WRONLY | libc::O_TRUNC).unwrap();
-        c.write(fh, 0, b"new").unwrap();
+        c.write(fh, 0, b"new".to_vec()).unwrap();
         c.release(fh).unwrap();
         assert_eq!(mem.contents("/f").unwrap(), b"new");
         assert_eq!(c.getattr(a.ino.0).unwrap().size, 3);
@@ -970,8 +969,8 @@ mod tests {
         let (c, mem) = core();
         let (attr, fh) = c.create(ROOT, "a.txt", libc::O_WRONLY).unwrap();
         assert_eq!(attr.size, 0);
-        c.write(fh, 0, b"hello ").unwrap();
-        c.write(fh, 6, b"world").unwrap();
+        c.write(fh, 0, b"hello ".to_vec()).unwrap();
+        c.write(fh, 6, b"world".to_vec()).unwrap();
         assert_eq!(
             c.getattr(attr.ino.0).unwrap().size,
             11,
@@ -992,11 +991,14 @@ mod tests {
         mem.limit_space(10);
         let ino = c.lookup(ROOT, "f").unwrap().ino.0;
         let fh = c.open(ino, libc::O_WRONLY | libc::O_TRUNC).unwrap();
-        c.write(fh, 0, &[7u8; 100]).unwrap();
+        c.write(fh, 0, vec![7u8; 100]).unwrap();
         for _ in 0..3 {
             assert_eq!(c.flush(fh).unwrap_err().errno, libc::ENOSPC);
         }
-        assert_eq!(c.write(fh, 100, b"more").unwrap_err().errno, libc::ENOSPC);
+        assert_eq!(
+            c.write(fh, 100, b"more".to_vec()).unwrap_err().errno,
+            libc::ENOSPC
+        );
         assert_eq!(c.release(fh).unwrap_err().errno, libc::ENOSPC);
         assert_eq!(mem.contents("/f").unwrap(), b"old");
     }
@@ -1005,7 +1007,7 @@ mod tests {
     fn a_created_file_shows_while_written_though_the_server_gets_it_at_close() {
         let (c, mem) = core();
         let (attr, fh) = c.create(ROOT, "n", libc::O_WRONLY).unwrap();
-        c.write(fh, 0, b"abc").unwrap();
+        c.write(fh, 0, b"abc".to_vec()).unwrap();
         assert!(mem.contents("/n").is_none(), "on the server before close");
         assert_eq!(c.lookup(ROOT, "n").unwrap().size, 3);
         assert_eq!(c.getattr(attr.ino.0).unwrap().size, 3);
@@ -1029,7 +1031,7 @@ mod tests {
         let ino = c.lookup(ROOT, "f").unwrap().ino.0;
         let fh = c.open(ino, libc::O_WRONLY | libc::O_TRUNC).unwrap();
         assert_eq!(c.getattr(ino).unwrap().size, 0);
-        c.write(fh, 0, b"new").unwrap();
+        c.write(fh, 0, b"new".to_vec()).unwrap();
         assert_eq!(mem.contents("/f").unwrap(), b"old contents");
         c.release(fh).unwrap();
         assert_eq!(mem.contents("/f").unwrap(), b"new");
@@ -1062,7 +1064,7 @@ mod tests {
         mem.put("/f", b"0123456789");
         let ino = c.lookup(ROOT, "f").unwrap().ino.0;
         let fh = c.open(ino, libc::O_RDWR).unwrap();
-        c.write(fh, 3, b"abc").unwrap();
+        c.write(fh, 3, b"abc".to_vec()).unwrap();
         assert_eq!(read_vec(&c, fh, 0, 100).unwrap(), b"012abc6789");
         assert_eq!(
             mem.contents("/f").unwrap(),
@@ -1109,7 +1111,7 @@ mod tests {
             mem.put("/log", b"one\n");
             let ino = c.lookup(ROOT, "log").unwrap().ino.0;
             let fh = c.open(ino, libc::O_WRONLY | libc::O_APPEND).unwrap();
-            c.write(fh, 4, b"two\n").unwrap();
+            c.write(fh, 4, b"two\n".to_vec()).unwrap();
             c.release(fh).unwrap();
             assert_eq!(
                 mem.contents("/log").unwrap(),
@@ -1125,7 +1127,7 @@ mod tests {
         mem.put("/f", b"abcdef");
         let ino = c.lookup(ROOT, "f").unwrap().ino.0;
         let fh = c.open(ino, libc::O_WRONLY).unwrap();
-        c.write(fh, 0, b"XY").unwrap();
+        c.write(fh, 0, b"XY".to_vec()).unwrap();
         c.release(fh).unwrap();
         assert_eq!(mem.contents("/f").unwrap(), b"XYcdef");
     }

@@ -850,13 +850,11 @@ impl WriteBehind {
     }
 
     /// Queues `buf`; false when the writer has stopped (it failed).
-    fn send(&mut self, buf: &[u8]) -> bool {
-        let sent = self
-            .queue
-            .as_ref()
-            .is_some_and(|q| q.send(buf.to_vec()).is_ok());
+    fn send(&mut self, buf: Vec<u8>) -> bool {
+        let n = buf.len() as u64;
+        let sent = self.queue.as_ref().is_some_and(|q| q.send(buf).is_ok());
         if sent {
-            self.queued += buf.len() as u64;
+            self.queued += n;
         }
         sent
     }
@@ -978,7 +976,7 @@ impl FtpUpload {
 }
 
 impl Upload for FtpUpload {
-    fn write(&mut self, buf: &[u8]) -> Result<()> {
+    fn write(&mut self, buf: Vec<u8>) -> Result<()> {
         let Some(w) = self.data.as_mut() else {
             return Err(Error::new(libc::EIO, "upload already ended"));
         };

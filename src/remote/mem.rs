@@ -342,8 +342,8 @@ struct MemUpload {
 }
 
 impl Upload for MemUpload {
-    fn write(&mut self, buf: &[u8]) -> Result<()> {
-        self.data.extend_from_slice(buf);
+    fn write(&mut self, buf: Vec<u8>) -> Result<()> {
+        self.data.extend_from_slice(&buf);
         self.written += buf.len() as u64;
         Ok(())
     }

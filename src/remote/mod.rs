@@ -89,8 +89,9 @@ pub enum WriteMode {
 
 /// An open upload that streams a file to the server.
 pub trait Upload: Send {
-    /// Sends `buf` (all of it, or an error).
-    fn write(&mut self, buf: &[u8]) -> Result<()>;
+    /// Sends `buf` (all of it, or an error). It is taken, not borrowed,
+    /// so that an upload can queue it without a copy.
+    fn write(&mut self, buf: Vec<u8>) -> Result<()>;
     /// Bytes sent so far, counted from where the upload started.
     fn written(&self) -> u64;
     /// Permission bits to give the file once the upload is complete (a
