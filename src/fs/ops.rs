@@ -415,7 +415,8 @@ impl Core {
         Ok(self.new_fh(h))
     }
 
-    /// Creates a file and opens it; the file exists on the server at once.
+    /// Creates a file and opens it for writing. The server gets the file
+    /// when its upload ends (at close); until then it shows here.
     pub fn create(&self, parent: u64, name: &str, flags: i32) -> Result<(FileAttr, u64)> {
         self.writable()?;
         let path = join(&self.path(parent)?, name);
