@@ -135,9 +135,9 @@ enum Pending {
 
 /// A data connection between its TCP connect and the end of its TLS handshake.
 enum Opening {
-    /// No TLS yet (active mode, or PROT C).
+    /// No TLS (`PROT C`).
     Clear(TcpStream),
-    /// Passive mode: the ClientHello went out.
+    /// Our ClientHello went out.
     Tls(Box<TlsStream>),
 }
 
@@ -973,24 +973,19 @@ impl Control {
             // The server waits for a connection that never comes: the
             // session is out of step, so it stays broken.
             (_, Some(Err(e))) => return Err(e),
-            (Pending::Listening(listener), None) => match self.accept_data(listener) {
-                Ok(sock) => {
-                    sock.set_read_timeout(Some(self.timeout))?;
-                    sock.set_write_timeout(Some(self.timeout))?;
-                    Opening::Clear(sock)
+            (Pending::Listening(listener), None) => {
+                match self
+                    .accept_data(listener)
+                    .and_then(|sock| self.open_data(sock))
+                {
+                    Ok(opening) => opening,
+                    Err(e) => return Err(self.fail_transfer(e)),
                 }
-                Err(e) => return Err(self.fail_transfer(e)),
-            },
+            }
             (Pending::Connecting(_), None) => unreachable!("a connect was started"),
         };
         let handshaken = match opening {
-            Opening::Clear(sock) if self.protection == Protection::Clear => {
-                return Ok(DataConn::clear(sock));
-            }
-            Opening::Clear(sock) => {
-                TlsStream::client_hello(self.tls_config.clone(), self.server_name.clone(), sock)
-                    .and_then(TlsStream::finish_handshake)
-            }
+            Opening::Clear(sock) => return Ok(DataConn::clear(sock)),
             Opening::Tls(t) => t.finish_handshake(),
         }
         .map_err(|e| Error::from_io(e, "TLS handshake"));
@@ -1017,12 +1012,18 @@ impl Control {
         Ok(data)
     }
 
-    /// Waits for a passive data connection `begin_once` started and sends
-    /// our ClientHello on it (with `PROT P`).
+    /// Waits for a passive data connection `begin_once` started, then
+    /// [`Control::open_data`].
     fn open_passive(&self, addr: SocketAddr, started: io::Result<Connecting>) -> Result<Opening> {
         let sock = started
             .and_then(|c| c.finish(self.timeout))
             .map_err(|e| data_connect_error(addr, e))?;
+        self.open_data(sock)
+    }
+
+    /// Gives a data connection's socket the transfer timeouts and, with
+    /// `PROT P`, sends our ClientHello on it.
+    fn open_data(&self, sock: TcpStream) -> Result<Opening> {
         sock.set_read_timeout(Some(self.timeout))?;
         sock.set_write_timeout(Some(self.timeout))?;
         Ok(match self.protection {
