@@ -444,15 +444,20 @@ wanted() { [[ " $tests " == *" $1 "* ]]; }
 
 # ------------------------------------------------------------------- run ---
 t_start=$SECONDS
+# The peers a figure compares are measured one right after the other (test
+# by test, not peer by peer): the host's speed drifts over minutes, and a
+# ratio of two figures taken far apart measures that drift too.
 for ((run = 1; run <= runs; run++)); do
   for s in "${started[@]}"; do
-    for p in $peers; do
-      log "run $run/$runs: $s $p"
-      if wanted read; then t_read "$s" "$p"; fi
-      if wanted write; then t_write "$s" "$p"; fi
-      if wanted ls; then t_ls "$s" "$p" lo; t_ls "$s" "$p" wan; fi
-      if wanted small; then t_small "$s" "$p"; fi
-      if wanted parallel; then t_parallel "$s" "$p"; fi
+    for t in read write ls small parallel; do
+      wanted "$t" || continue
+      for p in $peers; do
+        log "run $run/$runs: $s $t $p"
+        case $t in
+          ls) t_ls "$s" "$p" lo; t_ls "$s" "$p" wan ;;
+          *) "t_$t" "$s" "$p" ;;
+        esac
+      done
     done
   done
   if [ -n "$slow" ] && wanted slow; then
