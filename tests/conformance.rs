@@ -1497,3 +1497,44 @@ fn silent_server_is_a_timeout_not_a_hang() {
     drop(c);
     srv.finish();
 }
+
+/// RNFR and RNTO go out in one round trip: this server reads both before
+/// it answers either. A refused RNFR fails the rename with its own reply,
+/// and the RNTO refused after it (no rename pending) is read too, so the
+/// connection stays in step.
+#[test]
+fn rename_is_pipelined_and_a_refused_rnfr_keeps_the_connection_in_step() {
+    let srv = FakeServer::start(|s| {
+        s.login(&[])?;
+        s.expect("RNFR /a")?;
+        s.expect("RNTO /b")?;
+        s.send("350 Ready for RNTO.")?;
+        s.send("250 Rename successful.")?;
+        s.expect("RNFR /gone")?;
+        s.expect("RNTO /b")?;
+        s.send("550 /gone: No such file or directory")?;
+        s.send("503 Bad sequence of commands")?;
+        s.expect("NOOP")?;
+        s.send("200 NOOP ok.")?;
+        s.quit()
+    });
+    let mut c = open(&srv, &srv.options());
+    c.rename("/a", "/b")
+        .unwrap_or_else(|e| fail(&srv, "rename", &e));
+    let e = c.rename("/gone", "/b").expect_err("RNFR refused");
+    assert!(
+        matches!(
+            e,
+            Error::Reply {
+                command: "RNFR",
+                code: 550,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    c.noop()
+        .unwrap_or_else(|e| fail(&srv, "NOOP after the refused rename", &e));
+    c.quit();
+    srv.finish();
+}

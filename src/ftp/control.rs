@@ -477,32 +477,52 @@ impl Control {
                 })
             }
         }
-        let feat = self.command(&Command::new("FEAT"))?;
-        self.features = Features::from_reply(&feat);
-        self.hash_current = self.features.current_hash();
+        // One round trip for the settings that do not depend on FEAT,
+        // one for those that do.
+        let mut cmds = vec![Command::new("FEAT")];
         if !self.protect_before_login {
-            self.protect()?;
+            cmds.extend(self.protect_commands()?);
         }
-        self.expect(&Command::with_arg("TYPE", "I")?, |c| c == 200)?;
+        cmds.push(Command::with_arg("TYPE", "I")?);
+        let replies = self.pipelined(&cmds)?;
+        self.features = Features::from_reply(&replies[0]);
+        self.hash_current = self.features.current_hash();
+        for (cmd, reply) in cmds.iter().zip(&replies).skip(1) {
+            expect_code(cmd, reply, |c| c == 200)?;
+        }
+        let mut opts = Vec::new();
         if self.features.has("UTF8") && self.charset.is_utf8() {
             // pure-ftpd lists UTF8 but answers 504: harmless.
-            let _ = self.command(&Command::with_arg("OPTS", "UTF8 ON")?)?;
+            opts.push(Command::with_arg("OPTS", "UTF8 ON")?);
         }
         if let Some(facts) = self.features.mlst_facts_with_mode() {
             // Listings without modes are only less exact: no error.
-            let _ = self.command(&Command::with_arg("OPTS", format!("MLST {facts}"))?)?;
+            opts.push(Command::with_arg("OPTS", format!("MLST {facts}"))?);
         }
+        self.pipelined(&opts)?;
         Ok(())
     }
 
-    /// `PBSZ 0` then `PROT` (RFC 4217 section 8: PROT must follow PBSZ).
-    fn protect(&mut self) -> Result<()> {
-        self.expect(&Command::with_arg("PBSZ", "0")?, |c| c == 200)?;
+    /// `PBSZ 0` then `PROT`, in that order (RFC 4217 section 8: PROT must
+    /// follow PBSZ).
+    fn protect_commands(&self) -> Result<[Command; 2]> {
         let level = match self.protection {
             Protection::Private => "P",
             Protection::Clear => "C",
         };
-        self.expect(&Command::with_arg("PROT", level)?, |c| c == 200)?;
+        Ok([
+            Command::with_arg("PBSZ", "0")?,
+            Command::with_arg("PROT", level)?,
+        ])
+    }
+
+    /// `PBSZ 0` and `PROT` in one round trip.
+    fn protect(&mut self) -> Result<()> {
+        let cmds = self.protect_commands()?;
+        let replies = self.pipelined(&cmds)?;
+        for (cmd, reply) in cmds.iter().zip(&replies) {
+            expect_code(cmd, reply, |c| c == 200)?;
+        }
         Ok(())
     }
 
@@ -661,15 +681,35 @@ impl Control {
     /// Sends a command; a reply whose code fails `ok` becomes [`Error::Reply`].
     pub fn expect(&mut self, cmd: &Command, ok: impl Fn(u16) -> bool) -> Result<Reply> {
         let reply = self.command(cmd)?;
-        if ok(reply.code) {
-            Ok(reply)
-        } else {
-            Err(Error::Reply {
-                command: cmd.verb(),
-                code: reply.code,
-                text: reply.text(),
-            })
+        expect_code(cmd, &reply, ok)?;
+        Ok(reply)
+    }
+
+    /// Sends `cmds` at once, then reads their replies in order: one round
+    /// trip instead of one per command (RFC 959 lets a client send before
+    /// the last reply came; servers answer in order). Every reply is read
+    /// whatever its code, so the connection stays in step.
+    fn pipelined(&mut self, cmds: &[Command]) -> Result<Vec<Reply>> {
+        if self.broken {
+            return Err(Error::Broken);
         }
+        let mut wire = Vec::new();
+        for cmd in cmds {
+            wire.append(&mut cmd.to_wire(&self.charset)?);
+        }
+        match cmds {
+            [] => return Ok(Vec::new()),
+            [first, rest @ ..] if rest.len() > 4 => {
+                debug!("> {first:?} and {} more", rest.len())
+            }
+            _ => cmds.iter().for_each(|cmd| debug!("> {cmd:?}")),
+        }
+        self.send_wire(&wire)?;
+        let mut replies = Vec::with_capacity(cmds.len());
+        for _ in cmds {
+            replies.push(self.read_reply()?);
+        }
+        Ok(replies)
     }
 
     /// `NOOP`: checks the connection is alive.
@@ -698,21 +738,13 @@ impl Control {
     /// time as `YYYYMMDDHHMMSS[.sss]`, or `None` where the server refused
     /// that one (a 4xx or 5xx reply).
     pub fn mdtm_many(&mut self, paths: &[String]) -> Result<Vec<Option<String>>> {
-        if self.broken {
-            return Err(Error::Broken);
-        }
         let mut out = Vec::with_capacity(paths.len());
         for window in paths.chunks(PIPELINE) {
-            let mut wire = Vec::new();
-            for p in window {
-                wire.extend_from_slice(
-                    &Command::with_path("MDTM", p.as_str())?.to_wire(&self.charset)?,
-                );
-            }
-            debug!("> MDTM x{} (pipelined)", window.len());
-            self.send_wire(&wire)?;
-            for _ in window {
-                let r = self.read_reply()?;
+            let cmds = window
+                .iter()
+                .map(|p| Command::with_path("MDTM", p.as_str()))
+                .collect::<Result<Vec<_>>>()?;
+            for r in self.pipelined(&cmds)? {
                 out.push((r.code == 213).then(|| r.text().trim().to_string()));
             }
         }
@@ -752,10 +784,15 @@ impl Control {
     /// `RNFR from` then `RNTO to`. Both paths are checked first, so a
     /// target the charset cannot write never leaves a pending RNFR.
     pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
-        let rnto = Command::with_path("RNTO", to)?;
-        rnto.to_wire(&self.charset)?;
-        self.expect(&Command::with_path("RNFR", from)?, |c| c == 350)?;
-        self.expect(&rnto, |c| c == 250 || c == 200).map(drop)
+        // Sent together: a refused RNFR leaves no rename pending, and the
+        // RNTO after it is refused too (503, bad sequence).
+        let cmds = [
+            Command::with_path("RNFR", from)?,
+            Command::with_path("RNTO", to)?,
+        ];
+        let replies = self.pipelined(&cmds)?;
+        expect_code(&cmds[0], &replies[0], |c| c == 350)?;
+        expect_code(&cmds[1], &replies[1], |c| c == 250 || c == 200)
     }
 
     /// `MFF UNIX.mode=MODE; path` where the server offers it, else
@@ -1335,6 +1372,19 @@ impl Control {
             return Err(Error::SizeMismatch { sent, stored });
         }
         Ok(())
+    }
+}
+
+/// [`Error::Reply`] unless `reply`'s code passes `ok`.
+fn expect_code(cmd: &Command, reply: &Reply, ok: impl Fn(u16) -> bool) -> Result<()> {
+    if ok(reply.code) {
+        Ok(())
+    } else {
+        Err(Error::Reply {
+            command: cmd.verb(),
+            code: reply.code,
+            text: reply.text(),
+        })
     }
 }
 

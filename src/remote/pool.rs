@@ -185,7 +185,8 @@ impl Pooled {
     /// session with fresh tickets), keeping the pool slot.
     pub fn reconnect(&mut self) -> ftp::Result<()> {
         if let Some(old) = self.control.take() {
-            old.quit();
+            // Its goodbye costs a round trip that nothing waits for.
+            std::thread::spawn(move || old.quit());
         }
         match self.pool.connect() {
             Ok(c) => {

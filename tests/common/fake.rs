@@ -856,19 +856,21 @@ impl Session {
     }
 
     /// [`Session::after_user`] expecting `PROT level` (`'C'` for clear data).
+    /// The four commands must come in one go (pipelined): each is read
+    /// before any is answered.
     pub fn after_user_with_prot(&mut self, features: &[&str], level: char) -> Res {
         self.expect("FEAT")?;
+        self.expect("PBSZ 0")?;
+        self.expect(&format!("PROT {level}"))?;
+        self.expect("TYPE I")?;
         let mut feat = String::from("211-Features:\r\n AUTH TLS\r\n PBSZ\r\n PROT\r\n EPSV\r\n");
         for f in features {
             feat.push_str(&format!(" {f}\r\n"));
         }
         feat.push_str("211 End");
         self.send(&feat)?;
-        self.expect("PBSZ 0")?;
         self.send("200 PBSZ=0")?;
-        self.expect(&format!("PROT {level}"))?;
         self.send(&format!("200 Protection level set to {level}"))?;
-        self.expect("TYPE I")?;
         self.send("200 Switching to Binary mode.")?;
         Ok(())
     }
