@@ -21,7 +21,7 @@ runs=${RUNS:-3}
 quick=no
 servers="vsftpd proftpd"
 peers="ftpsfs rclone-off rclone-full curl"
-tests="read write ls small parallel slow"
+tests="read write ls small cpr parallel slow"
 results=${RESULTS:-}
 port_base=${PORT_BASE:-2461}
 while [ $# -gt 0 ]; do
@@ -46,6 +46,7 @@ fi
 # stall_s: a file read that reads no byte for this long is hung (it fails then)
 stall_s=60
 ls_per_dir=100; small_n=1000; small_kib=4; nreaders=4
+cpr_n=1000; cpr_wan_n=50 # cp -r of this many 4 KiB files into the mount (loopback; 20 ms RTT)
 slow_mib=40 # the slow vsftpd: each session's transfers limited to this many MiB/s
 delay_ms=10 # one-way: 20 ms round trip through bench/delayproxy.py
 
@@ -225,6 +226,17 @@ wait_server_file() {
   return 1
 }
 
+# wait_server_tree DIR N: until DIR on the server's disk holds N files of
+# 4 KiB (rclone with its cache uploads after close returned)
+wait_server_tree() {
+  local i
+  for ((i = 0; i < op_timeout * 20; i++)); do
+    [ "$(find "$1" -type f -size 4096c 2>/dev/null | wc -l)" = "$2" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 # ---------------------------------------------------------------- servers ---
 log "starting servers: $servers"
 i=0
@@ -303,6 +315,10 @@ for ((d = 0; d < ls_dirs; d++)); do
   for ((f = 0; f < ls_per_dir; f++)); do printf '%s' "$f" >"$(printf '%s/f%03d' "$dd" "$f")"; done
 done
 mkdir -p "$r0/small"
+for n in "$cpr_n" "$cpr_wan_n"; do
+  mkdir -p "$shm/cpr$n"
+  head -c "$((n * 4096))" /dev/urandom | split -b 4096 -a 4 -d - "$shm/cpr$n/f"
+done
 head -c "$((small_n * small_kib * 1024))" /dev/urandom |
   split -b "$((small_kib * 1024))" -a 4 -d - "$r0/small/s"
 chown -R ftpsfs-test: "$r0"
@@ -401,6 +417,23 @@ t_small() {
   if [ "$2" = ftpsfs ]; then small_once ftpsfs-tls12 "$1" "$1.ftpsfs.small_tls12"; fi
 }
 
+t_cpr() { # cp -r of small files into a new directory of the mount, VIA lo or wan: until cp returned and every file is complete on the server
+  local srv=$1 peer=$2 via=$3 k=$1.$2.cpr_$3 n=$cpr_n ok=no t0
+  [ "$peer" = curl ] && return 0
+  [ "$via" = wan ] && n=$cpr_wan_n
+  local target=${sdir[$srv]}/root/cpr
+  rm -rf "$target"
+  mount_peer "$peer" "$srv" "$via" || { record "$k" FAIL; return 0; }
+  t0=$EPOCHREALTIME
+  timeout "$op_timeout" cp -r "$shm/cpr$n" "$mnt/cpr" && wait_server_tree "$target" "$n" && ok=yes
+  T=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+  umount_peer
+  [ $ok = yes ] && diff -rq "$shm/cpr$n" "$target" >/dev/null || ok=no
+  if [ $ok = yes ]; then record "$k" "$T"
+  else record "$k" FAIL; log "$srv $peer: cp -r of $n files ($via) FAILED"; fi
+  rm -rf "$target"
+}
+
 reader() { watched cat "$1" >/dev/null; }
 t_parallel() { # NREADERS readers of different files at once, cold; curl: one download
   local srv=$1 peer=$2 k=$1.$2 ok=yes pids=() p i
@@ -449,12 +482,13 @@ t_start=$SECONDS
 # ratio of two figures taken far apart measures that drift too.
 for ((run = 1; run <= runs; run++)); do
   for s in "${started[@]}"; do
-    for t in read write ls small parallel; do
+    for t in read write ls small cpr parallel; do
       wanted "$t" || continue
       for p in $peers; do
         log "run $run/$runs: $s $t $p"
         case $t in
           ls) t_ls "$s" "$p" lo; t_ls "$s" "$p" wan ;;
+          cpr) t_cpr "$s" "$p" lo; t_cpr "$s" "$p" wan ;;
           *) "t_$t" "$s" "$p" ;;
         esac
       done
@@ -513,6 +547,8 @@ row "ls -lR warm, loopback, s" ls_warm_lo
 row "ls -lR cold, 20 ms RTT, s" ls_cold_wan
 row "ls -lR warm, 20 ms RTT, s" ls_warm_wan
 row "cat ${small_n} x ${small_kib} KiB cold, s" small
+row "cp -r of ${cpr_n} x 4 KiB files into the mount, loopback, s" cpr_lo
+row "cp -r of ${cpr_wan_n} x 4 KiB files into the mount, 20 ms RTT, s" cpr_wan
 row "${nreaders} parallel readers x ${par_mib} MiB, aggregate MiB/s (curl: one download)" parallel
 row "peak RSS (VmHWM) during ${size_mib} MiB copy, MiB (max of runs)" rss max
 row "cold ${size_mib} MiB reads that failed (of ${runs})" read_cold fails
@@ -556,6 +592,16 @@ if wanted small; then
     b=$(ratio "$(median "$s.rclone-full.small")" "$(median "$s.ftpsfs.small_tls12")")
     v=$(minof "$a" "$b")
     echo "| (no target) cat ${small_n} small files with ftpsfs -o tls=1.2 ($(cell "$s.ftpsfs.small_tls12") s), rclone time / ftpsfs time (off ${a:-—}, full ${b:-—}) | $s | ${v:-—} | | |"
+  done
+fi
+if wanted cpr; then
+  for s in "${started[@]}"; do
+    for via in lo wan; do
+      a=$(ratio "$(median "$s.rclone-off.cpr_$via")" "$(median "$s.ftpsfs.cpr_$via")")
+      b=$(ratio "$(median "$s.rclone-full.cpr_$via")" "$(median "$s.ftpsfs.cpr_$via")")
+      v=$(minof "$a" "$b")
+      echo "| (no target) cp -r of small files into the mount ($via), rclone time / ftpsfs time (off ${a:-—}, full ${b:-—}) | $s | ${v:-—} | | |"
+    done
   done
 fi
 if [ -n "$slow" ]; then

@@ -48,6 +48,23 @@ impl Listings {
         self.cache.get(dir)
     }
 
+    /// The entry `name` of `dir` if a cached, fresh listing tells (`None`
+    /// too when it has no such entry); never asks the server.
+    pub fn cached_entry(&self, dir: &str, name: &str) -> Option<Entry> {
+        self.cache.lookup(dir, name).flatten()
+    }
+
+    /// The entry `name` of `dir` (`None`: there is none): from the cached
+    /// listing while `name` did not change since it was read, else from
+    /// the directory listed again. Creating many files in one directory
+    /// thus lists it once, not once a file.
+    pub fn lookup(&self, dir: &str, name: &str) -> Result<Option<Entry>> {
+        if let Some(e) = self.cache.lookup(dir, name) {
+            return Ok(e);
+        }
+        Ok(self.get(dir)?.iter().find(|e| e.name == name).cloned())
+    }
+
     /// The listing of `dir`: cached, or fetched (once, however many ask).
     pub fn get(&self, dir: &str) -> Result<Shared> {
         if let Some(l) = self.cache.get(dir) {
@@ -99,11 +116,13 @@ impl Listings {
         result
     }
 
-    /// Forgets `dir` (after we changed it).
-    pub fn invalidate(&self, dir: &str) {
+    /// `name` in `dir` changed (we changed it): its entry will be read
+    /// again, the rest of a cached listing of `dir` still holds.
+    pub fn changed(&self, dir: &str, name: &str) {
         let _g = lock(&self.inflight);
+        // A listing begun before the change may not show it: not cached.
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.cache.invalidate(dir);
+        self.cache.changed(dir, name);
     }
 
     /// Forgets `dir` and everything below it (after a rename or rmdir).
@@ -179,7 +198,7 @@ mod tests {
     }
 
     #[test]
-    fn invalidation_wins_over_a_listing_in_flight() {
+    fn a_changed_name_is_listed_again_and_the_others_are_not() {
         let mem = tree(1);
         let l = Listings::new(
             Arc::new(mem.clone()),
@@ -187,8 +206,44 @@ mod tests {
         );
         assert_eq!(l.get("/d0").unwrap().len(), 1);
         mem.put("/d0/g", b"y");
-        l.invalidate("/d0");
+        l.changed("/d0", "g");
+        assert!(l.lookup("/d0", "f").unwrap().is_some());
+        assert!(l.lookup("/d0", "h").unwrap().is_none());
+        assert_eq!(
+            mem.lists(),
+            1,
+            "names that did not change come from the cache"
+        );
+        assert!(l.lookup("/d0", "g").unwrap().is_some());
+        assert_eq!(mem.lists(), 2);
         assert_eq!(l.get("/d0").unwrap().len(), 2);
+        assert_eq!(mem.lists(), 2, "listed again once");
+    }
+
+    #[test]
+    fn a_change_wins_over_a_listing_in_flight() {
+        let mem = tree(1);
+        mem.slow_lists(Duration::from_millis(300));
+        let l = Arc::new(Listings::new(
+            Arc::new(mem.clone()),
+            DirCache::new(100, Duration::from_secs(60)),
+        ));
+        let early = {
+            let l = Arc::clone(&l);
+            std::thread::spawn(move || l.get("/d0").unwrap().len())
+        };
+        while mem.lists() == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The listing has begun; the file lands and we say so.
+        mem.put("/d0/g", b"y");
+        l.changed("/d0", "g");
+        early.join().unwrap();
+        assert!(
+            l.cached("/d0").is_none(),
+            "a listing from before the change was kept"
+        );
+        assert!(l.lookup("/d0", "g").unwrap().is_some());
     }
 
     #[test]

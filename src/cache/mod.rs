@@ -8,11 +8,21 @@ pub mod listings;
 
 use crate::remote::Entry;
 use lru::LruCache;
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-type Listings = LruCache<String, (Instant, Arc<Vec<Entry>>)>;
+/// One cached listing.
+struct Cached {
+    at: Instant,
+    entries: Arc<Vec<Entry>>,
+    /// Names changed here since the listing was read: their entries (or
+    /// their absence) are out of date, the rest still hold.
+    stale: HashSet<String>,
+}
+
+type Listings = LruCache<String, Cached>;
 
 /// Cached directory listings, keyed by directory path.
 pub struct DirCache {
@@ -34,11 +44,11 @@ impl DirCache {
         self.lru.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The listing of `dir` if cached and younger than the TTL.
-    pub fn get(&self, dir: &str) -> Option<Arc<Vec<Entry>>> {
+    /// Runs `f` on the listing of `dir` if cached and younger than the TTL.
+    fn with_fresh<T>(&self, dir: &str, f: impl FnOnce(&Cached) -> Option<T>) -> Option<T> {
         let mut lru = self.lock();
         match lru.get(dir) {
-            Some((at, entries)) if at.elapsed() < self.ttl => Some(Arc::clone(entries)),
+            Some(c) if c.at.elapsed() < self.ttl => f(c),
             Some(_) => {
                 lru.pop(dir);
                 None
@@ -47,17 +57,40 @@ impl DirCache {
         }
     }
 
+    /// The whole listing of `dir` if cached, younger than the TTL and with
+    /// no name changed since.
+    pub fn get(&self, dir: &str) -> Option<Arc<Vec<Entry>>> {
+        self.with_fresh(dir, |c| c.stale.is_empty().then(|| Arc::clone(&c.entries)))
+    }
+
+    /// What the cached listing of `dir` says of `name`: `Some(None)` when
+    /// it has no such entry, `None` when it cannot tell (not cached, too
+    /// old, or `name` changed since).
+    pub fn lookup(&self, dir: &str, name: &str) -> Option<Option<Entry>> {
+        self.with_fresh(dir, |c| {
+            (!c.stale.contains(name)).then(|| c.entries.iter().find(|e| e.name == name).cloned())
+        })
+    }
+
     /// Stores a fresh listing of `dir`.
     pub fn put(&self, dir: &str, entries: Arc<Vec<Entry>>) {
         if self.ttl.is_zero() {
             return;
         }
-        self.lock().put(dir.to_string(), (Instant::now(), entries));
+        let c = Cached {
+            at: Instant::now(),
+            entries,
+            stale: HashSet::new(),
+        };
+        self.lock().put(dir.to_string(), c);
     }
 
-    /// Forgets `dir` (after we changed it).
-    pub fn invalidate(&self, dir: &str) {
-        self.lock().pop(dir);
+    /// Marks `name` in the listing of `dir` as changed (after we changed
+    /// it): the other names of the listing still hold.
+    pub fn changed(&self, dir: &str, name: &str) {
+        if let Some(c) = self.lock().peek_mut(dir) {
+            c.stale.insert(name.to_string());
+        }
     }
 
     /// Forgets `dir` and every directory below it (after a rename or rmdir).
@@ -113,6 +146,21 @@ mod tests {
         c.invalidate_tree("/a");
         assert!(c.get("/a").is_none() && c.get("/a/b").is_none());
         assert!(c.get("/ab").is_some() && c.get("/").is_some());
+    }
+
+    #[test]
+    fn a_changed_name_is_not_told_and_the_rest_still_is() {
+        let c = DirCache::new(10, Duration::from_secs(60));
+        c.put("/a", entries("x"));
+        assert_eq!(c.lookup("/a", "x").unwrap().unwrap().name, "x");
+        assert_eq!(c.lookup("/a", "y"), Some(None));
+        c.changed("/a", "y");
+        assert_eq!(c.lookup("/a", "y"), None, "changed");
+        assert!(c.lookup("/a", "x").unwrap().is_some());
+        assert!(c.get("/a").is_none(), "the whole listing is out of date");
+        c.put("/a", entries("y"));
+        assert!(c.lookup("/a", "y").unwrap().is_some());
+        assert_eq!(c.lookup("/b", "x"), None, "not cached");
     }
 
     #[test]

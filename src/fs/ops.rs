@@ -155,8 +155,8 @@ impl Core {
     /// leads.
     fn entry_at(&self, path: &str) -> Result<(String, Entry)> {
         let (dir, name) = split(path);
-        if let Some(e) = self.listing(dir)?.iter().find(|e| e.name == name) {
-            return self.shown(path, e.clone());
+        if let Some(e) = self.listings.lookup(dir, name)? {
+            return self.shown(path, e);
         }
         if !lock(&self.created).contains(path) {
             return Err(enoent());
@@ -256,12 +256,13 @@ impl Core {
     }
 
     fn changed(&self, path: &str) {
-        let dir = split(path).0;
-        self.listings.invalidate(dir);
+        let (dir, name) = split(path);
+        self.listings.changed(dir, name);
         if dir != "/" {
             // The server changed `dir`'s own time too: its entry is in
             // the listing of its parent (rsync and tar compare it).
-            self.listings.invalidate(split(dir).0);
+            let (parent, dir_name) = split(dir);
+            self.listings.changed(parent, dir_name);
         }
         self.contents.invalidate(path);
     }
@@ -556,8 +557,7 @@ impl Core {
             return None;
         }
         let (dir, name) = split(&h.path);
-        let listing = self.listings.cached(dir)?;
-        let e = listing.iter().find(|e| e.name == name)?;
+        let e = self.listings.cached_entry(dir, name)?;
         // A fetch ahead of us may be on its way: cheaper to wait for it
         // than to start a second download of the same file.
         self.contents
@@ -875,7 +875,11 @@ mod tests {
     }
 
     fn read_all(c: &Core, name: &str) -> Vec<u8> {
-        let ino = c.lookup(ROOT, name).unwrap().ino.0;
+        read_all_in(c, ROOT, name)
+    }
+
+    fn read_all_in(c: &Core, dir: u64, name: &str) -> Vec<u8> {
+        let ino = c.lookup(dir, name).unwrap().ino.0;
         let fh = c.open(ino, libc::O_RDONLY).unwrap();
         let data = read_vec(c, fh, 0, 1 << 20).unwrap();
         c.release(fh).unwrap();
@@ -1134,10 +1138,14 @@ mod tests {
         // dd and shell redirections: create, dup2, close the first
         // descriptor, then write through the second.
         let (c, mem) = core();
+        mem.put("/t", b"old");
         let (attr, fh) = c.create(ROOT, "f", libc::O_WRONLY).unwrap();
         c.close(fh, |p| p == "/f").unwrap();
         assert!(mem.contents("/f").is_none(), "an empty file was uploaded");
-        assert_eq!(kinds(&c, ROOT), [("f".into(), Kind::File)]);
+        assert_eq!(
+            kinds(&c, ROOT),
+            [("t".into(), Kind::File), ("f".into(), Kind::File)]
+        );
         assert_eq!(c.getattr(attr.ino.0).unwrap().size, 0);
         c.write(fh, 0, b"data".to_vec()).unwrap();
         c.close(fh, |_| true).unwrap();
@@ -1156,7 +1164,6 @@ mod tests {
         c.release(fh).unwrap();
 
         // O_TRUNC the same way: the old contents stay until the new land.
-        mem.put("/t", b"old");
         let ino = c.lookup(ROOT, "t").unwrap().ino.0;
         let fh = c.open(ino, libc::O_WRONLY | libc::O_TRUNC).unwrap();
         c.close(fh, |_| true).unwrap();
@@ -1210,6 +1217,30 @@ mod tests {
         assert_eq!(c.rmdir(ROOT, "dir").unwrap_err().errno, libc::ENOTEMPTY);
         c.release(fh).unwrap();
         assert_eq!(mem.contents("/dir/x").unwrap(), b"");
+    }
+
+    #[test]
+    fn writing_many_files_into_a_directory_lists_it_once_not_once_a_file() {
+        let (c, mem) = core();
+        mem.mkdir("/d").unwrap();
+        mem.put("/d/old", b"x");
+        let d = c.lookup(ROOT, "d").unwrap().ino.0;
+        let before = mem.lists();
+        for i in 0..20 {
+            // What cp does for each file: a lookup that finds nothing,
+            // then create, write, close.
+            let name = format!("f{i:02}");
+            assert_eq!(c.lookup(d, &name).unwrap_err().errno, libc::ENOENT);
+            let (_, fh) = c.create(d, &name, libc::O_WRONLY).unwrap();
+            c.write(fh, 0, name.clone().into_bytes()).unwrap();
+            c.release(fh).unwrap();
+        }
+        assert_eq!(mem.lists() - before, 1, "listed again for every file");
+        // A name that changed is read again; the listing then shows all.
+        assert_eq!(c.lookup(d, "f07").unwrap().size, 3);
+        assert_eq!(kinds(&c, d).len(), 21);
+        assert_eq!(mem.lists() - before, 2);
+        assert_eq!(read_all_in(&c, d, "f19"), b"f19");
     }
 
     #[test]
