@@ -225,7 +225,7 @@ fn build_fs(cfg: &MountConfig, remote: Arc<FtpsRemote>) -> FtpsFs {
             segments: cfg.segments.min(cfg.connections),
         },
     );
-    FtpsFs::new(core, cfg.connections.max(2) * 2).at(cfg.mountpoint.clone())
+    FtpsFs::new(core, cfg.connections.max(2) * 2)
 }
 
 fn mount_config(cfg: &MountConfig) -> fuser::Config {

@@ -112,56 +112,6 @@ fn a_slow_download_goes_on_over_several_connections_with_every_byte_right() {
     assert_eq!(downloads_of(&server, "slow.bin"), transfers + 1);
 }
 
-/// Uploads (finished or failed) in the log of vsftpd `server`.
-fn uploads(server: &TestServer) -> usize {
-    let log = fs::read_to_string(server.state_dir().join("vsftpd.log")).unwrap_or_default();
-    log.lines().filter(|l| l.contains(" UPLOAD: ")).count()
-}
-
-/// `dd` and shell redirections open a new file, `dup2` it and close the
-/// first descriptor before they write: the server gets the file once,
-/// with its bytes, and no empty copy first. A close that no other
-/// descriptor outlives uploads at once, so that a refusal fails it.
-#[test]
-fn a_file_written_through_a_duplicated_descriptor_is_uploaded_once() {
-    if !servers_available() {
-        return;
-    }
-    let server = TestServer::vsftpd();
-    let m = Mount::new(&server, &[]);
-    let limit = Duration::from_secs(60);
-    let before = uploads(&server);
-    let out = run_bounded(
-        Command::new("sh")
-            .args(["-c", "printf hello > \"$1\"", "sh"])
-            .arg(m.join("redirected")),
-        limit,
-    );
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(fs::read(server.root.join("redirected")).unwrap(), b"hello");
-    assert_eq!(uploads(&server) - before, 1, "{}", server.log_tail(20));
-
-    let before = uploads(&server);
-    let out = run_bounded(
-        Command::new("dd")
-            .args(["if=/dev/zero", "bs=64k", "count=16", "status=none"])
-            .arg(format!("of={}", m.join("dd.bin").display())),
-        limit,
-    );
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(
-        fs::metadata(server.root.join("dd.bin")).unwrap().len(),
-        1 << 20
-    );
-    assert_eq!(uploads(&server) - before, 1, "{}", server.log_tail(20));
-
-    // A last close uploads at once, so that a refusal reaches it: here
-    // the rename onto the name fails, a directory having come there.
-    let f = fs::File::create(m.join("late")).unwrap();
-    fs::create_dir(server.root.join("late")).unwrap();
-    close_checked(f).expect_err("close must report the refused upload");
-}
-
 #[test]
 fn directory_of_1000_files_is_listed_with_sizes() {
     if !servers_available() {

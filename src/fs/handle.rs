@@ -60,11 +60,6 @@ pub struct Handle {
     pub plain_from: Option<u64>,
     /// Time this handle spent waiting for that plain download's bytes.
     pub plain_waited: Duration,
-    /// Closed once while the process kept another descriptor of it, with
-    /// nothing new to put on the server: the empty (or truncated) file
-    /// goes up with the writes that follow, or when something else needs
-    /// it there ([`Handle::is_untouched`]).
-    pub deferred: bool,
 }
 
 fn io_err(e: std::io::Error) -> Error {
@@ -90,21 +85,6 @@ impl Handle {
             truncated: false,
             plain_from: None,
             plain_waited: Duration::ZERO,
-            deferred: false,
-        }
-    }
-
-    /// True when the only change is that the file was created or truncated
-    /// here: nothing written yet, and no error owed.
-    pub fn is_untouched(&self) -> bool {
-        if self.pending_error.is_some() {
-            return false;
-        }
-        match &self.state {
-            // Only `create` opens an upload before the first write.
-            State::Writing { upload, start: 0 } => upload.written() == 0,
-            State::Idle | State::Reading(_) => self.truncated,
-            _ => false,
         }
     }
 
@@ -171,7 +151,6 @@ impl Handle {
 
     /// Writes `data` at `offset`, streaming when the writes are sequential.
     pub fn write(&mut self, remote: &dyn Remote, offset: u64, data: Vec<u8>) -> Result<()> {
-        self.deferred = false;
         if let Some(e) = &self.pending_error {
             return Err(e.clone());
         }
@@ -283,7 +262,6 @@ impl Handle {
     /// flushes, and one that a forked child inherited must not use up the
     /// error the writer's own close is owed.
     pub fn finish(&mut self, remote: &dyn Remote) -> Result<()> {
-        self.deferred = false;
         if let Some(e) = self.pending_error.clone() {
             self.abandon();
             self.truncated = false;

@@ -5,7 +5,6 @@
 
 pub mod ahead;
 pub mod attr;
-pub mod descriptors;
 pub mod handle;
 pub mod inode;
 pub mod links;
@@ -22,7 +21,6 @@ use fuser::{
 };
 pub use ops::{Core, FsOptions};
 use std::ffi::OsStr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use workers::Workers;
@@ -37,9 +35,6 @@ const MAX_IO: u32 = 1 << 20;
 pub struct FtpsFs {
     core: Arc<Core>,
     workers: Workers,
-    /// Where the mount is, for [`descriptors::holds`]; without it every
-    /// close uploads at once.
-    mountpoint: Option<Arc<PathBuf>>,
 }
 
 impl FtpsFs {
@@ -48,16 +43,7 @@ impl FtpsFs {
         FtpsFs {
             core: Arc::new(core),
             workers: Workers::new(threads, threads * 2),
-            mountpoint: None,
         }
-    }
-
-    /// Tells the filesystem where it is mounted (a canonical path), so
-    /// that a close that leaves other descriptors open may wait with the
-    /// upload of an empty file ([`Core::close`]).
-    pub fn at(mut self, mountpoint: PathBuf) -> FtpsFs {
-        self.mountpoint = Some(Arc::new(mountpoint));
-        self
     }
 
     fn spawn(&self, f: impl FnOnce(&Core) + Send + 'static) {
@@ -301,18 +287,13 @@ impl Filesystem for FtpsFs {
 
     fn flush(
         &self,
-        req: &Request,
+        _req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        let pid = req.pid();
-        let at = self.mountpoint.clone();
-        self.spawn_ordered(fh.0, move |c| {
-            let still_open = |path: &str| at.is_some_and(|at| descriptors::holds(pid, &at, path));
-            reply_empty(c.close(fh.0, still_open), reply)
-        });
+        self.spawn_ordered(fh.0, move |c| reply_empty(c.flush(fh.0), reply));
     }
 
     fn release(

@@ -68,9 +68,6 @@ pub struct Core {
     /// Files created here whose first upload has not finished: an atomic
     /// upload puts them on the server only then.
     created: Mutex<HashSet<String>>,
-    /// Handles whose upload waits ([`Handle::deferred`]): idle ones, which
-    /// [`Core::settle`] may lock without waiting for a transfer.
-    deferred: Mutex<HashSet<u64>>,
     next_fh: AtomicU64,
     opts: FsOptions,
 }
@@ -120,7 +117,6 @@ impl Core {
             handles: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             created: Mutex::new(HashSet::new()),
-            deferred: Mutex::new(HashSet::new()),
             next_fh: AtomicU64::new(1),
             opts,
         }
@@ -161,13 +157,8 @@ impl Core {
         if !lock(&self.created).contains(path) {
             return Err(enoent());
         }
-        Ok((path.to_string(), self.created_entry(path)))
-    }
-
-    /// The entry of a file created here that the server does not have yet.
-    fn created_entry(&self, path: &str) -> Entry {
-        Entry {
-            name: split(path).1.to_string(),
+        let e = Entry {
+            name: name.to_string(),
             kind: Kind::File,
             size: 0,
             mtime: Some(SystemTime::now()),
@@ -175,34 +166,8 @@ impl Core {
             // after fchmod and chmods again only when the mode differs).
             mode: self.pending_mode(path),
             target: None,
-        }
-    }
-
-    /// Puts on the server the files at `path` and below it whose handles
-    /// were closed with nothing written yet ([`Handle::deferred`]), so that
-    /// an operation on them finds them there. A failure stays with the
-    /// handle: its writer's next close reports it.
-    fn settle(&self, path: &str) {
-        let fhs: Vec<u64> = lock(&self.deferred).iter().copied().collect();
-        if fhs.is_empty() {
-            return;
-        }
-        let prefix = format!("{}/", path.trim_end_matches('/'));
-        for fh in fhs {
-            let Some(h) = lock(&self.handles).get(&fh).cloned() else {
-                lock(&self.deferred).remove(&fh);
-                continue;
-            };
-            let mut h = lock(&h);
-            if !h.deferred {
-                lock(&self.deferred).remove(&fh);
-            } else if h.path == path || h.path.starts_with(&prefix) {
-                if let Err(e) = self.finish(&mut h) {
-                    log::warn!("{}: {}", h.path, e.message);
-                }
-                lock(&self.deferred).remove(&fh);
-            }
-        }
+        };
+        Ok((path.to_string(), e))
     }
 
     /// The listed entry `e` at `path` as the mount shows it: with
@@ -308,7 +273,6 @@ impl Core {
         let path = self.path(ino)?;
         if size.is_some() || mtime.is_some() || mode.is_some() {
             self.writable()?;
-            self.settle(&path);
         }
         if let Some(size) = size {
             let handle = fh.and_then(|fh| lock(&self.handles).get(&fh).cloned());
@@ -436,7 +400,6 @@ impl Core {
         if e.kind == Kind::Dir {
             return Err(Error::new(libc::EISDIR, path));
         }
-        self.settle(&path);
         if !writable && e.size <= SMALL_FILE {
             self.ahead.file_opened(&path);
         }
@@ -571,44 +534,13 @@ impl Core {
         if !h.writable {
             return Err(Error::new(libc::EBADF, "not open for writing"));
         }
-        if h.deferred {
-            // Its upload goes on with this write: nothing left to settle.
-            lock(&self.deferred).remove(&fh);
-        }
         h.write(&*self.remote, offset, data)
     }
 
-    /// Puts the handle's writes on the server (fsync, and a close that
-    /// [`Core::close`] does not defer).
+    /// Puts the handle's writes on the server (flush and fsync).
     pub fn flush(&self, fh: u64) -> Result<()> {
         let h = self.handle(fh)?;
         let mut h = lock(&h);
-        self.finish(&mut h)
-    }
-
-    /// A close(2) of one descriptor of the handle. `still_open` tells
-    /// whether the closing process keeps another descriptor of the file
-    /// at this path. Then a file only created or truncated here is not put
-    /// on the server yet: `dd` and every shell redirection open the file,
-    /// `dup2` it and close the first descriptor before writing, and
-    /// uploading the empty file there would cost a whole upload and make
-    /// the real one replace a file. The process's last close, or any
-    /// operation on the path ([`Core::settle`]), puts it there; a close
-    /// that no other descriptor outlives uploads at once, so its errors
-    /// reach that close.
-    pub fn close(&self, fh: u64, still_open: impl FnOnce(&str) -> bool) -> Result<()> {
-        let h = self.handle(fh)?;
-        let mut h = lock(&h);
-        if h.is_untouched() && still_open(&h.path) {
-            h.deferred = true;
-            lock(&self.deferred).insert(fh);
-            return Ok(());
-        }
-        self.finish(&mut h)
-    }
-
-    /// Puts `h`'s writes on the server.
-    fn finish(&self, h: &mut Handle) -> Result<()> {
         let dirty = h.is_dirty() || h.pending_error.is_some();
         let r = h.finish(&*self.remote);
         if dirty {
@@ -623,7 +555,6 @@ impl Core {
     /// Closes a handle, completing any upload.
     pub fn release(&self, fh: u64) -> Result<()> {
         let r = self.flush(fh);
-        lock(&self.deferred).remove(&fh);
         if let Some(h) = lock(&self.handles).remove(&fh) {
             lock(&self.created).remove(&lock(&h).path);
         }
@@ -634,17 +565,6 @@ impl Core {
     pub fn opendir(&self, ino: u64) -> Result<u64> {
         let path = self.path(ino)?;
         let mut l = self.listing(&path)?;
-        let created: Vec<String> = lock(&self.created)
-            .iter()
-            .filter(|p| split(p).0 == path && !l.iter().any(|e| e.name == split(p).1))
-            .cloned()
-            .collect();
-        if !created.is_empty() {
-            // Files being written here show before the server has them.
-            let mut all = l.to_vec();
-            all.extend(created.iter().map(|p| self.created_entry(p)));
-            l = Arc::new(all);
-        }
         if self.opts.follow_symlinks && l.iter().any(|e| e.kind == Kind::Symlink) {
             let shown: Result<Vec<Entry>> = l
                 .iter()
@@ -763,7 +683,6 @@ impl Core {
     pub fn rmdir(&self, parent: u64, name: &str) -> Result<()> {
         self.writable()?;
         let path = join(&self.path(parent)?, name);
-        self.settle(&path);
         self.remote.rmdir(&path)?;
         self.changed(&path);
         self.changed_tree(&path);
@@ -775,7 +694,6 @@ impl Core {
     pub fn unlink(&self, parent: u64, name: &str) -> Result<()> {
         self.writable()?;
         let path = join(&self.path(parent)?, name);
-        self.settle(&path);
         self.remote.unlink(&path)?;
         self.changed(&path);
         lock(&self.inodes).unlink(&path);
@@ -787,8 +705,6 @@ impl Core {
         self.writable()?;
         let from = join(&self.path(parent)?, name);
         let to = join(&self.path(newparent)?, newname);
-        self.settle(&from);
-        self.settle(&to);
         // Writes still in flight must land under the old name first.
         let open: Vec<Arc<Mutex<Handle>>> = lock(&self.handles).values().cloned().collect();
         for h in &open {
@@ -1131,92 +1047,6 @@ mod tests {
         assert_eq!(mem.contents("/f").unwrap(), b"new");
         c.release(fh).unwrap();
         assert_eq!(mem.contents("/f").unwrap(), b"");
-    }
-
-    #[test]
-    fn a_close_that_leaves_a_descriptor_open_waits_for_the_writes() {
-        // dd and shell redirections: create, dup2, close the first
-        // descriptor, then write through the second.
-        let (c, mem) = core();
-        mem.put("/t", b"old");
-        let (attr, fh) = c.create(ROOT, "f", libc::O_WRONLY).unwrap();
-        c.close(fh, |p| p == "/f").unwrap();
-        assert!(mem.contents("/f").is_none(), "an empty file was uploaded");
-        assert_eq!(
-            kinds(&c, ROOT),
-            [("t".into(), Kind::File), ("f".into(), Kind::File)]
-        );
-        assert_eq!(c.getattr(attr.ino.0).unwrap().size, 0);
-        c.write(fh, 0, b"data".to_vec()).unwrap();
-        c.close(fh, |_| true).unwrap();
-        assert_eq!(mem.contents("/f").unwrap(), b"data", "written, then closed");
-        c.release(fh).unwrap();
-
-        // The last close uploads at once, so that its errors reach it.
-        let (_, fh) = c.create(ROOT, "g", libc::O_WRONLY).unwrap();
-        c.close(fh, |_| false).unwrap();
-        assert_eq!(mem.contents("/g").unwrap(), b"");
-        c.release(fh).unwrap();
-        let (_, fh) = c.create(ROOT, "h", libc::O_WRONLY).unwrap();
-        c.close(fh, |_| true).unwrap();
-        c.close(fh, |_| false).unwrap();
-        assert_eq!(mem.contents("/h").unwrap(), b"");
-        c.release(fh).unwrap();
-
-        // O_TRUNC the same way: the old contents stay until the new land.
-        let ino = c.lookup(ROOT, "t").unwrap().ino.0;
-        let fh = c.open(ino, libc::O_WRONLY | libc::O_TRUNC).unwrap();
-        c.close(fh, |_| true).unwrap();
-        assert_eq!(mem.contents("/t").unwrap(), b"old");
-        assert_eq!(c.getattr(ino).unwrap().size, 0);
-        c.write(fh, 0, b"new".to_vec()).unwrap();
-        c.release(fh).unwrap();
-        assert_eq!(mem.contents("/t").unwrap(), b"new");
-    }
-
-    #[test]
-    fn operations_on_a_file_whose_close_waited_find_it_on_the_server() {
-        let (c, mem) = core();
-        let deferred = |name: &str| {
-            let (a, fh) = c.create(ROOT, name, libc::O_WRONLY).unwrap();
-            c.close(fh, |_| true).unwrap();
-            assert!(mem.contents(&format!("/{name}")).is_none());
-            (a.ino.0, fh)
-        };
-        // Opened (cat): empty, not missing.
-        let (_, fh) = deferred("r");
-        assert_eq!(read_all(&c, "r"), b"");
-        c.release(fh).unwrap();
-
-        let (_, fh) = deferred("u");
-        c.unlink(ROOT, "u").unwrap();
-        c.release(fh).unwrap();
-        assert!(mem.contents("/u").is_none(), "came back after rm");
-
-        let (_, fh) = deferred("a");
-        c.rename(ROOT, "a", ROOT, "b").unwrap();
-        c.release(fh).unwrap();
-        assert_eq!(mem.contents("/b").unwrap(), b"");
-        assert!(mem.contents("/a").is_none());
-
-        // Renamed onto: the late empty upload must not replace what came.
-        let (_, fh) = deferred("d");
-        mem.put("/src", b"keep");
-        c.rename(ROOT, "src", ROOT, "d").unwrap();
-        c.release(fh).unwrap();
-        assert_eq!(mem.contents("/d").unwrap(), b"keep");
-
-        let (ino, fh) = deferred("s");
-        c.setattr(ino, None, Some(3), None, None).unwrap();
-        c.release(fh).unwrap();
-        assert_eq!(mem.contents("/s").unwrap(), [0, 0, 0]);
-
-        let dir = c.mkdir(ROOT, "dir").unwrap().ino.0;
-        let (_, fh) = c.create(dir, "x", libc::O_WRONLY).unwrap();
-        c.close(fh, |_| true).unwrap();
-        assert_eq!(c.rmdir(ROOT, "dir").unwrap_err().errno, libc::ENOTEMPTY);
-        c.release(fh).unwrap();
-        assert_eq!(mem.contents("/dir/x").unwrap(), b"");
     }
 
     #[test]
