@@ -171,14 +171,19 @@ mod tests {
         m
     }
 
+    /// Listings of `mem`, cached for a minute.
+    fn listings(mem: &MemRemote) -> Arc<Listings> {
+        Arc::new(Listings::new(
+            Arc::new(mem.clone()),
+            DirCache::new(100, Duration::from_secs(60)),
+        ))
+    }
+
     #[test]
     fn concurrent_askers_share_one_request() {
         let mem = tree(1);
         mem.slow_lists(Duration::from_millis(200));
-        let l = Arc::new(Listings::new(
-            Arc::new(mem.clone()),
-            DirCache::new(100, Duration::from_secs(60)),
-        ));
+        let l = listings(&mem);
         let start = Arc::new(std::sync::Barrier::new(8));
         let threads: Vec<_> = (0..8)
             .map(|_| {
@@ -200,10 +205,7 @@ mod tests {
     #[test]
     fn a_changed_name_is_listed_again_and_the_others_are_not() {
         let mem = tree(1);
-        let l = Listings::new(
-            Arc::new(mem.clone()),
-            DirCache::new(100, Duration::from_secs(60)),
-        );
+        let l = listings(&mem);
         assert_eq!(l.get("/d0").unwrap().len(), 1);
         mem.put("/d0/g", b"y");
         l.changed("/d0", "g");
@@ -224,10 +226,7 @@ mod tests {
     fn a_change_wins_over_a_listing_in_flight() {
         let mem = tree(1);
         mem.slow_lists(Duration::from_millis(300));
-        let l = Arc::new(Listings::new(
-            Arc::new(mem.clone()),
-            DirCache::new(100, Duration::from_secs(60)),
-        ));
+        let l = listings(&mem);
         let early = {
             let l = Arc::clone(&l);
             std::thread::spawn(move || l.get("/d0").unwrap().len())
@@ -252,7 +251,7 @@ mod tests {
         for name in ["ok", "x\r", "nul\0byte", "lf\nline", "sp ace"] {
             mem.put(&format!("/{name}"), b"x");
         }
-        let l = Listings::new(Arc::new(mem), DirCache::new(100, Duration::from_secs(60)));
+        let l = listings(&mem);
         let names: Vec<String> = l.get("/").unwrap().iter().map(|e| e.name.clone()).collect();
         assert_eq!(names, ["ok", "sp ace"]);
 
