@@ -739,6 +739,58 @@ fn s13_abor_is_sent_inside_tls_without_urgent_data() {
     assert!(t.commands().contains(&("ABOR".into(), true)), "{t}");
 }
 
+/// A download read exactly to the end of the file and then dropped (the
+/// kernel asks for no more than the size it knows) ends with the server's
+/// 226, not with ABOR and NOOP: the server had already ended the stream.
+#[test]
+fn a_download_read_to_its_size_ends_without_abor() {
+    use ftpsfs::cli::password::Password;
+    use ftpsfs::ftp::Features;
+    use ftpsfs::remote::ftps::FtpsRemote;
+    use ftpsfs::remote::pool::{Login, Pool};
+    use ftpsfs::remote::Remote;
+
+    let (ended, stream_ended) = std::sync::mpsc::channel();
+    let srv = FakeServer::start(move |s| {
+        s.login(&[])?;
+        let d = s.passive()?;
+        s.expect("RETR /f")?;
+        s.send("150 Opening BINARY mode data connection.")?;
+        let mut data = d.accept_tls()?;
+        data.write_all(b"0123456789")?;
+        data.end_stream()?;
+        let _ = ended.send(());
+        s.send("226 Transfer complete.")?;
+        match s.recv()?.as_str() {
+            "QUIT" => s.send("221 Goodbye."),
+            other => Err(format!("{other:?} after a download read to its end").into()),
+        }
+    });
+    let login = Login {
+        user: USER.into(),
+        password: Password::new(PASSWORD.into()),
+    };
+    let pool = Pool::new(srv.options(), login, 1, None);
+    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "", false);
+    let mut down = remote
+        .open_read("/f", 0)
+        .unwrap_or_else(|e| panic!("open_read: {e:?}\n{}", srv.report()));
+    let mut buf = [0u8; 10];
+    let n = down
+        .read(&mut buf)
+        .unwrap_or_else(|e| panic!("read: {e:?}\n{}", srv.report()));
+    assert_eq!(&buf[..n], b"0123456789");
+    stream_ended
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{e}\n{}", srv.report()));
+    // Give the close_notify the moment it needs to cross loopback.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    drop(down);
+    pool.close_idle();
+    let t = srv.finish();
+    assert_never(&t, "ABOR");
+}
+
 // ---- 14. Security considerations -------------------------------------------------
 
 /// 14.1.1: a data connection presenting another (even trusted)

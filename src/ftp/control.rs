@@ -1155,7 +1155,13 @@ impl Control {
     /// ABOR inside TLS (no TCP urgent data, RFC 4217 section 13), then
     /// NOOP, and reads replies until NOOP's 200 so the connection is back
     /// in step however many replies the server sent for the aborted command.
+    ///
+    /// A stream the server already ended (the reader stopped right at the
+    /// end of the file) needs no ABOR: it ends with its final reply instead.
     pub fn abort(&mut self, mut data: DataConn) -> Result<()> {
+        if data.ended_now() {
+            return self.finish_download(data).map(drop);
+        }
         data.shutdown();
         drop(data);
         self.broken = false;

@@ -133,6 +133,21 @@ impl DataConn {
         Ok(())
     }
 
+    /// Whether the server has already ended the stream, from what has
+    /// arrived so far, without waiting. A byte found instead is dropped:
+    /// ask only when the transfer is to end either way.
+    pub(crate) fn ended_now(&mut self) -> bool {
+        if self.eof {
+            return true;
+        }
+        if self.sock().set_nonblocking(true).is_err() {
+            return false;
+        }
+        let ended = matches!(self.read(&mut [0u8; 1]), Ok(0));
+        let _ = self.sock().set_nonblocking(false);
+        ended
+    }
+
     pub(crate) fn shutdown(&mut self) {
         let _ = self.sock().shutdown(Shutdown::Both);
     }

@@ -1083,14 +1083,20 @@ impl DataTls {
         }
     }
 
-    /// Ends the connection properly: close_notify, shut down writing, then
-    /// waits (bounded) for the client to close its side.
-    pub fn finish(&mut self) -> Res {
+    /// Ends the stream: close_notify, then shuts down writing.
+    pub fn end_stream(&mut self) -> Res {
         self.stream.conn.send_close_notify();
         while self.stream.conn.wants_write() {
             self.stream.conn.write_tls(&mut self.stream.sock)?;
         }
         let _ = self.stream.sock.shutdown(Shutdown::Write);
+        Ok(())
+    }
+
+    /// Ends the connection properly: close_notify, shut down writing, then
+    /// waits (bounded) for the client to close its side.
+    pub fn finish(&mut self) -> Res {
+        self.end_stream()?;
         let deadline = Instant::now() + STEP_TIMEOUT;
         let mut buf = [0u8; 4096];
         while Instant::now() < deadline {
