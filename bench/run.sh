@@ -154,6 +154,36 @@ warm_session() { # SERVER PEER
   else timeout 60 ls "$mnt/" >/dev/null || true; fi
 }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+# CPU accounting, to tell a gap that is ours from a machine that is full:
+# busy_jiffies is all cores' busy time so far; srv_jiffies SERVER is the CPU
+# so far of the server's main process (with the sessions it reaped) and of
+# every live process under it (its sessions).
+hz=$(getconf CLK_TCK)
+busy_jiffies() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+srv_jiffies() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$(cat "${sdir[$1]}/pid")" '{
+    # after the command name in parentheses: state ppid ... utime stime cutime cstime (12th to 15th)
+    pid = $1; rest = substr($0, index($0, ") ") + 2); split(rest, f, " ")
+    parent[pid] = f[2]; cpu[pid] = f[12] + f[13] + f[14] + f[15]
+  } END {
+    for (p in cpu) {
+      q = p
+      for (d = 0; d < 8 && q != root && q in parent; d++) q = parent[q]
+      if (q == root) sum += cpu[p]
+    }
+    print sum + 0
+  }'
+}
+cores_busy() { # JIFFIES_BEFORE SECONDS: cores busy on average since then
+  awk -v a="$1" -v b="$(busy_jiffies)" -v t="$2" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz / t }'
+}
+srv_settle() { # SERVER: waits (bounded) until its session processes have ended and been reaped
+  local i pid; pid=$(cat "${sdir[$1]}/pid")
+  for ((i = 0; i < 100; i++)); do pgrep -P "$pid" >/dev/null || break; sleep 0.1; done
+}
+srv_cpu_since() { # SERVER JIFFIES_BEFORE: CPU seconds of the server since then
+  awk -v a="$2" -v b="$(srv_jiffies "$1")" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }'
+}
 vmhwm_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 median() { # KEY -> median of the numeric entries, or nothing
@@ -403,11 +433,15 @@ t_ls() { # ls -lR cold (fresh mount) then warm, VIA lo or wan
 
 cat_small() { timeout "$op_timeout" cat "$mnt"/small/* | wc -c >"$w/small.out"; }
 small_once() { # PEER SERVER KEY: one cat of the small files on a fresh mount
-  local bytes
+  local bytes s0 b0
+  srv_settle "$2"; s0=$(srv_jiffies "$2")
   mount_peer "$1" "$2" lo || { record "$3" FAIL; return 0; }
+  b0=$(busy_jiffies)
   if timed cat_small &&
      bytes=$(cat "$w/small.out") && [ "$bytes" = "$((small_n * small_kib * 1024))" ]; then
     record "$3" "$T"
+    record "$3_cores" "$(cores_busy "$b0" "$T")"
+    record "$3_srvcpu" "$(srv_cpu_since "$2" "$s0")" # before logout: the sessions are still there to count
   else record "$3" FAIL; log "$2 $1: cat of small files FAILED"; fi
   umount_peer
 }
@@ -441,19 +475,23 @@ t_parallel() { # NREADERS readers of different files at once, cold; curl: one do
   local srv=$1 peer=$2 k=$1.$2 ok=yes pids=() p i
   if [ "$peer" = curl ]; then
     rm -f "$shm/out.bin"; drop_caches; warm_session "$srv" curl
+    local b0; b0=$(busy_jiffies)
     if timed curl_ftp "$srv" lo -o "$shm/out.bin" URL/p1.bin && [ "$(sha "$shm/out.bin")" = "$p1_sha" ]; then
       record "$k.parallel" "$(rate "$par_mib" "$T")"
+      record "$k.parallel_cores" "$(cores_busy "$b0" "$T")"
     else record "$k.parallel" FAIL; log "$srv curl: single download FAILED"; fi
     rm -f "$shm/out.bin"
     return 0
   fi
   mount_peer "$peer" "$srv" lo || { record "$k.parallel" FAIL; return 0; }
   drop_caches; warm_session "$srv" "$peer"
-  local t0=$EPOCHREALTIME
+  local t0=$EPOCHREALTIME b0; b0=$(busy_jiffies)
   for ((i = 1; i <= nreaders; i++)); do reader "$mnt/p$i.bin" & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || ok=no; done
   T=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
-  if [ $ok = yes ]; then record "$k.parallel" "$(rate "$((nreaders * par_mib))" "$T")"
+  if [ $ok = yes ]; then
+    record "$k.parallel" "$(rate "$((nreaders * par_mib))" "$T")"
+    record "$k.parallel_cores" "$(cores_busy "$b0" "$T")"
   else record "$k.parallel" FAIL; log "$srv $peer: parallel readers FAILED"; fi
   umount_peer
 }
@@ -552,6 +590,9 @@ row "cat ${small_n} x ${small_kib} KiB cold, s" small
 row "cp -r of ${cpr_n} x 4 KiB files into the mount, loopback, s" cpr_lo
 row "cp -r of ${cpr_wan_n} x 4 KiB files into the mount, 20 ms RTT, s" cpr_wan
 row "${nreaders} parallel readers x ${par_mib} MiB, aggregate MiB/s (curl: one download)" parallel
+row "cores busy during the cat (of $(nproc))" small_cores
+row "server CPU for the cat, from before the mount to the end of the cat, s" small_srvcpu
+row "cores busy during the parallel read (of $(nproc); curl: one download)" parallel_cores
 row "peak RSS (VmHWM) during ${size_mib} MiB copy, MiB (max of runs)" rss max
 row "cold ${size_mib} MiB reads that failed (of ${runs})" read_cold fails
 if [ -n "$slow" ]; then
@@ -594,6 +635,15 @@ if wanted small; then
     b=$(ratio "$(median "$s.rclone-full.small")" "$(median "$s.ftpsfs.small_tls12")")
     v=$(minof "$a" "$b")
     echo "| (no target) cat ${small_n} small files with ftpsfs -o tls=1.2 ($(cell "$s.ftpsfs.small_tls12") s), rclone time / ftpsfs time (off ${a:-—}, full ${b:-—}) | $s | ${v:-—} | | |"
+  done
+fi
+if wanted small; then
+  for s in "${started[@]}"; do
+    # What the server alone needs leaves the rest of the machine for the
+    # client, the kernel and cat: a floor no client can go under here.
+    v=$(awk -v c="$(median "$s.ftpsfs.small_srvcpu")" -v n="$(nproc)" 'BEGIN { if (c != "") printf "%.2f", c / n }')
+    h=$(awk -v r="$(median "$s.rclone-off.small")" 'BEGIN { if (r != "") printf "%.2f", r / 2 }')
+    echo "| (no target) cat ${small_n} small files: the server's own CPU for ftpsfs's mount spread over $(nproc) cores, s (2x rclone off needs at most ${h:-—} s) | $s | ${v:-—} | | |"
   done
 fi
 if wanted cpr; then
