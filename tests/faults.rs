@@ -757,3 +757,41 @@ fn list_only_servers_give_exact_file_times_through_pipelined_mdtm() {
     assert_eq!(time("b"), 1_614_816_000 - 7200);
     assert_eq!(time("sub"), 1_577_836_800 - 7200);
 }
+
+/// MLST of one entry: its facts (the server's pathname, which holds '/',
+/// is not taken for the name), 550 for none, and a reply without an entry
+/// line, which leaves it to a listing.
+#[test]
+fn mlst_tells_one_entry_and_a_reply_without_one_leaves_it_to_the_listing() {
+    use ftpsfs::remote::Stat;
+    let srv = FakeServer::start(|s| {
+        s.login(&["MLST type*;size*;modify*;"])?;
+        s.expect("MLST /d/f; g")?;
+        s.send(
+            "250-Listing /d/f; g\r\n type=file;size=3;modify=20200101000000; /d/f; g\r\n250 End",
+        )?;
+        s.expect("MLST /d/gone")?;
+        s.send("550 /d/gone: No such file or directory")?;
+        s.expect("MLST /d/odd")?;
+        s.send("250 Ok")?;
+        s.quit()
+    });
+    let (remote, pool) = remote(&srv);
+    let stat = |p: &str| {
+        remote
+            .stat(p)
+            .unwrap_or_else(|e| panic!("{p}: {e:?}\n{}", srv.report()))
+    };
+    let Stat::Found(e) = stat("/d/f; g") else {
+        panic!("no entry\n{}", srv.report())
+    };
+    assert_eq!((e.name.as_str(), e.size), ("f; g", 3));
+    assert_eq!(
+        e.mtime,
+        Some(std::time::UNIX_EPOCH + Duration::from_secs(1_577_836_800))
+    );
+    assert_eq!(stat("/d/gone"), Stat::Missing);
+    assert_eq!(stat("/d/odd"), Stat::Unknown);
+    pool.close_idle();
+    srv.finish();
+}

@@ -13,7 +13,7 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 fn sha256(path: &Path) -> String {
     let out = run_bounded(
@@ -610,4 +610,54 @@ fn password_never_appears_in_trace_logs_or_the_command_line() {
     assert!(!contains(&stderr), "password on stderr");
     assert!(!contains(&stdout), "password on stdout");
     assert!(!contains(&cmdline), "password in /proc/PID/cmdline");
+}
+
+/// On a server with MLST, a name changed through the mount is read alone
+/// (MLST, one round trip) when asked for, not with a listing of its whole
+/// directory; a listing of the directory is read again once, for readdir.
+#[test]
+fn a_changed_name_is_read_alone_on_a_server_with_mlst() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::proftpd();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("mlst.log");
+    let m = Mount::new(&server, &[&format!("log_file={}", log.display()), "debug"]);
+    // Made through the mount, so that the server's user may change them.
+    fs::create_dir(m.join("many")).unwrap();
+    for i in 0..20 {
+        write_checked(m.join(&format!("many/f{i:02}")), b"x").unwrap();
+    }
+    let before = fs::read_to_string(&log).unwrap().len();
+    assert_eq!(fs::read_dir(m.join("many")).unwrap().count(), 20);
+    for i in 0..10u64 {
+        let f = m.join(&format!("many/f{i:02}"));
+        // As rsync and cp -p do after each file: set the time, then stat.
+        let t = UNIX_EPOCH + Duration::from_secs(1_500_000_000 + i);
+        let out = run_bounded(
+            Command::new("touch")
+                .arg("-m")
+                .arg(format!("-d@{}", 1_500_000_000 + i))
+                .arg(&f),
+            Duration::from_secs(30),
+        );
+        assert!(out.status.success(), "touch: {out:?}");
+        assert_eq!(fs::metadata(&f).unwrap().modified().unwrap(), t);
+        fs::write(&f, format!("body {i}")).unwrap();
+        assert_eq!(fs::metadata(&f).unwrap().len(), 6);
+    }
+    assert_eq!(fs::read_dir(m.join("many")).unwrap().count(), 20);
+    drop(m);
+    let text = fs::read_to_string(&log).unwrap()[before..].to_string();
+    let count = |what: &str| text.lines().filter(|l| l.ends_with(what)).count();
+    let listed = text
+        .lines()
+        .filter(|l| l.contains("> MLSD") && l.ends_with("/many"))
+        .count();
+    assert_eq!(
+        listed, 2,
+        "listings of /many: once at first, once at the end"
+    );
+    assert!(count("> MLST /many/f09") >= 1, "no MLST in the log");
 }

@@ -3,7 +3,7 @@
 //! flight (a lookup storm or a listing fetched ahead is not paid twice).
 
 use super::DirCache;
-use crate::remote::{Entry, Remote, Result};
+use crate::remote::{join, Entry, Remote, Result, Stat};
 use log::debug;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,6 +60,23 @@ impl Listings {
     /// thus lists it once, not once a file.
     pub fn lookup(&self, dir: &str, name: &str) -> Result<Option<Entry>> {
         if let Some(e) = self.cache.lookup(dir, name) {
+            return Ok(e);
+        }
+        if self.cache.has(dir) {
+            // Only `name` changed since the listing: read it alone where
+            // the server can (one round trip, whatever the directory's size).
+            let generation = self.generation.load(Ordering::Acquire);
+            let e = match self.remote.stat(&join(dir, name))? {
+                Stat::Found(e) => Some(e),
+                Stat::Missing => None,
+                Stat::Unknown => {
+                    return Ok(self.get(dir)?.iter().find(|e| e.name == name).cloned())
+                }
+            };
+            let _g = lock(&self.inflight);
+            if self.generation.load(Ordering::Acquire) == generation {
+                self.cache.refresh(dir, name, e.clone());
+            }
             return Ok(e);
         }
         Ok(self.get(dir)?.iter().find(|e| e.name == name).cloned())
@@ -203,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_name_is_listed_again_and_the_others_are_not() {
+    fn a_changed_name_is_read_alone_and_the_others_come_from_the_cache() {
         let mem = tree(1);
         let l = listings(&mem);
         assert_eq!(l.get("/d0").unwrap().len(), 1);
@@ -212,10 +229,27 @@ mod tests {
         assert!(l.lookup("/d0", "f").unwrap().is_some());
         assert!(l.lookup("/d0", "h").unwrap().is_none());
         assert_eq!(
-            mem.lists(),
-            1,
+            mem.stats(),
+            0,
             "names that did not change come from the cache"
         );
+        assert_eq!(l.lookup("/d0", "g").unwrap().unwrap().size, 1);
+        assert_eq!(l.lookup("/d0", "g").unwrap().unwrap().size, 1);
+        assert_eq!((mem.lists(), mem.stats()), (1, 1), "g read alone, once");
+        assert_eq!(l.get("/d0").unwrap().len(), 2);
+        assert_eq!(mem.lists(), 2, "the whole listing is read again");
+    }
+
+    #[test]
+    fn without_single_entries_a_changed_name_is_listed_again() {
+        let mem = tree(1);
+        mem.without_stat();
+        let l = listings(&mem);
+        assert_eq!(l.get("/d0").unwrap().len(), 1);
+        mem.put("/d0/g", b"y");
+        l.changed("/d0", "g");
+        assert!(l.lookup("/d0", "f").unwrap().is_some());
+        assert_eq!(mem.lists(), 1);
         assert!(l.lookup("/d0", "g").unwrap().is_some());
         assert_eq!(mem.lists(), 2);
         assert_eq!(l.get("/d0").unwrap().len(), 2);

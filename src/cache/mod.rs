@@ -8,7 +8,7 @@ pub mod listings;
 
 use crate::remote::Entry;
 use lru::LruCache;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +20,9 @@ struct Cached {
     /// Names changed here since the listing was read: their entries (or
     /// their absence) are out of date, the rest still hold.
     stale: HashSet<String>,
+    /// Entries read one by one since (`None`: no such entry), in place of
+    /// the listing's.
+    fresh: HashMap<String, Option<Entry>>,
 }
 
 type Listings = LruCache<String, Cached>;
@@ -60,7 +63,9 @@ impl DirCache {
     /// The whole listing of `dir` if cached, younger than the TTL and with
     /// no name changed since.
     pub fn get(&self, dir: &str) -> Option<Arc<Vec<Entry>>> {
-        self.with_fresh(dir, |c| c.stale.is_empty().then(|| Arc::clone(&c.entries)))
+        self.with_fresh(dir, |c| {
+            (c.stale.is_empty() && c.fresh.is_empty()).then(|| Arc::clone(&c.entries))
+        })
     }
 
     /// What the cached listing of `dir` says of `name`: `Some(None)` when
@@ -68,8 +73,29 @@ impl DirCache {
     /// old, or `name` changed since).
     pub fn lookup(&self, dir: &str, name: &str) -> Option<Option<Entry>> {
         self.with_fresh(dir, |c| {
-            (!c.stale.contains(name)).then(|| c.entries.iter().find(|e| e.name == name).cloned())
+            if c.stale.contains(name) {
+                return None;
+            }
+            if let Some(e) = c.fresh.get(name) {
+                return Some(e.clone());
+            }
+            Some(c.entries.iter().find(|e| e.name == name).cloned())
         })
+    }
+
+    /// Whether a listing of `dir` is cached and younger than the TTL,
+    /// whatever changed in it since.
+    pub fn has(&self, dir: &str) -> bool {
+        self.with_fresh(dir, |_| Some(())).is_some()
+    }
+
+    /// Puts `entry`, read alone, in place of what the cached listing of
+    /// `dir` says of `name`.
+    pub fn refresh(&self, dir: &str, name: &str, entry: Option<Entry>) {
+        if let Some(c) = self.lock().peek_mut(dir) {
+            c.stale.remove(name);
+            c.fresh.insert(name.to_string(), entry);
+        }
     }
 
     /// Stores a fresh listing of `dir`.
@@ -81,6 +107,7 @@ impl DirCache {
             at: Instant::now(),
             entries,
             stale: HashSet::new(),
+            fresh: HashMap::new(),
         };
         self.lock().put(dir.to_string(), c);
     }
@@ -161,6 +188,23 @@ mod tests {
         c.put("/a", entries("y"));
         assert!(c.lookup("/a", "y").unwrap().is_some());
         assert_eq!(c.lookup("/b", "x"), None, "not cached");
+    }
+
+    #[test]
+    fn an_entry_read_alone_stands_in_for_the_listings() {
+        let c = DirCache::new(10, Duration::from_secs(60));
+        c.put("/a", entries("x"));
+        c.changed("/a", "x");
+        assert!(c.has("/a"));
+        let mut e = entries("x")[0].clone();
+        e.size = 7;
+        c.refresh("/a", "x", Some(e));
+        assert_eq!(c.lookup("/a", "x").unwrap().unwrap().size, 7);
+        assert!(c.get("/a").is_none(), "the listing itself is out of date");
+        c.changed("/a", "x");
+        assert_eq!(c.lookup("/a", "x"), None, "changed again");
+        c.refresh("/b", "x", None);
+        assert!(!c.has("/b"), "nothing cached for a listing not read");
     }
 
     #[test]

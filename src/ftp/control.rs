@@ -809,6 +809,28 @@ impl Control {
             .map(drop)
     }
 
+    /// `MLST path` (RFC 3659 section 7): the facts of one entry, the
+    /// text before its pathname (`type=file;size=3;...;`), or the code
+    /// of a reply without them (550: no such entry).
+    pub fn mlst(&mut self, path: &str) -> Result<std::result::Result<String, u16>> {
+        let reply = self.command(&Command::with_path("MLST", path)?)?;
+        if reply.code != 250 {
+            debug!("MLST refused: {} {}", reply.code, reply.text());
+            return Ok(Err(reply.code));
+        }
+        // The one line that starts with a space: " facts; pathname".
+        // Facts end with ';' and hold none, so the first "; " ends them.
+        let facts = reply
+            .lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(' '))
+            .find_map(|l| l.find("; ").map(|i| l[..=i].to_string()));
+        Ok(facts.ok_or_else(|| {
+            debug!("MLST reply without an entry: {}", reply.text());
+            reply.code
+        }))
+    }
+
     /// `CWD path`.
     pub fn cwd(&mut self, path: &str) -> Result<()> {
         self.expect(&Command::with_path("CWD", path)?, |c| c == 250 || c == 200)

@@ -4,7 +4,9 @@ use super::error::{Error, Op, Result};
 use super::links;
 use super::pool::{Pool, Pooled};
 use super::times::SetTimes;
-use super::{join, split, Capabilities, Download, Entry, Kind, Remote, Upload, Verify, WriteMode};
+use super::{
+    join, split, Capabilities, Download, Entry, Kind, Remote, Stat, Upload, Verify, WriteMode,
+};
 use crate::ftp::hash::{HashAlg, HashMethod, Hasher};
 use crate::ftp::list::{self, EntryKind, ListFormat};
 use crate::ftp::{self, Command, Control, DataConn, Features};
@@ -104,6 +106,8 @@ pub struct FtpsRemote {
     /// The server answers `MDTM path`: LIST-only servers' coarse file
     /// times are replaced by exact ones.
     has_mdtm: bool,
+    /// The server answers `MLST path`: one entry read alone.
+    has_mlst: bool,
     /// Seconds the server's LIST times are ahead of UTC (`time_offset=`).
     time_offset: i64,
     /// How uploads are checked.
@@ -133,6 +137,7 @@ impl FtpsRemote {
             atomic,
             set_times: SetTimes::default(),
             has_mdtm: f.has("MDTM"),
+            has_mlst: f.has("MLST"),
             time_offset: 0,
             check,
             charset: Charset::utf8(),
@@ -485,6 +490,33 @@ impl Remote for FtpsRemote {
                 entry
             })
             .collect())
+    }
+
+    fn stat(&self, path: &str) -> Result<Stat> {
+        let name = split(path).1;
+        if !self.has_mlst || name.is_empty() {
+            return Ok(Stat::Unknown);
+        }
+        let spath = self.server_path(path);
+        let facts = match self.call(Op::List, true, |c| c.mlst(&spath))? {
+            Ok(f) => f,
+            Err(550) => return Ok(Stat::Missing),
+            Err(_) => return Ok(Stat::Unknown),
+        };
+        // Our own name in place of the server's pathname, which holds '/'.
+        let line = format!("{facts} {name}");
+        let e = match list::parse_mlsd_line(line.as_bytes()) {
+            Ok(Some(e)) if !matches!(e.kind, EntryKind::Symlink { .. }) => e,
+            // A symlink's target, or a line we do not take: the listing tells.
+            _ => return Ok(Stat::Unknown),
+        };
+        let step = e.mtime_step;
+        let mut entry = convert(e);
+        entry.name = name.to_string();
+        if let Some(t) = entry.mtime {
+            entry.mtime = Some(self.set_times.refine(path, t, step));
+        }
+        Ok(Stat::Found(entry))
     }
 
     fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>> {

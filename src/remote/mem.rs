@@ -1,7 +1,7 @@
 //! An in-memory [`Remote`] for filesystem tests that need no server.
 
 use super::error::{Error, Result};
-use super::{split, Capabilities, Download, Entry, Kind, Remote, Upload, WriteMode};
+use super::{split, Capabilities, Download, Entry, Kind, Remote, Stat, Upload, WriteMode};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +25,10 @@ pub struct MemRemote {
     refuse_append: Arc<AtomicBool>,
     /// Listings served, and how long each takes.
     lists: Arc<(AtomicUsize, Mutex<Duration>)>,
+    /// Single entries served (`stat`).
+    stats: Arc<AtomicUsize>,
+    /// `stat` answers nothing (a server without MLST).
+    no_stat: Arc<AtomicBool>,
     /// Downloads started.
     reads: Arc<AtomicUsize>,
     /// Downloads starting at or past this offset fail.
@@ -43,6 +47,8 @@ impl Default for MemRemote {
             nodes: Arc::new(Mutex::new(m)),
             refuse_append: Arc::default(),
             lists: Arc::default(),
+            stats: Arc::default(),
+            no_stat: Arc::default(),
             reads: Arc::default(),
             fail_from: Arc::new(AtomicU64::new(u64::MAX)),
             rate: Arc::default(),
@@ -122,6 +128,16 @@ impl MemRemote {
         self.lists.0.load(Ordering::Relaxed)
     }
 
+    /// Makes `stat` answer nothing, as on a server without MLST.
+    pub fn without_stat(&self) {
+        self.no_stat.store(true, Ordering::Relaxed);
+    }
+
+    /// How many single entries were served (`stat`).
+    pub fn stats(&self) -> usize {
+        self.stats.load(Ordering::Relaxed)
+    }
+
     /// Makes each download move at most `bytes_per_sec` (a server that
     /// limits every connection).
     pub fn limit_rate(&self, bytes_per_sec: u64) {
@@ -157,6 +173,21 @@ impl MemRemote {
         }
     }
 
+    fn entry(path: &str, n: &Node) -> Entry {
+        Entry {
+            name: split(path).1.to_string(),
+            kind: match (n.dir, &n.link) {
+                (true, _) => Kind::Dir,
+                (false, Some(_)) => Kind::Symlink,
+                (false, None) => Kind::File,
+            },
+            size: n.data.len() as u64,
+            mtime: Some(n.mtime),
+            mode: Some(n.mode),
+            target: n.link.clone(),
+        }
+    }
+
     fn children<'a>(
         m: &'a BTreeMap<String, Node>,
         dir: &'a str,
@@ -167,6 +198,18 @@ impl MemRemote {
 }
 
 impl Remote for MemRemote {
+    fn stat(&self, path: &str) -> Result<Stat> {
+        if self.no_stat.load(Ordering::Relaxed) {
+            return Ok(Stat::Unknown);
+        }
+        self.stats.fetch_add(1, Ordering::Relaxed);
+        let m = self.lock();
+        Ok(match m.get(path) {
+            Some(n) => Stat::Found(Self::entry(path, n)),
+            None => Stat::Missing,
+        })
+    }
+
     fn list(&self, dir: &str) -> Result<Vec<Entry>> {
         self.lists.0.fetch_add(1, Ordering::Relaxed);
         let delay = *self.lists.1.lock().unwrap_or_else(|p| p.into_inner());
@@ -180,18 +223,7 @@ impl Remote for MemRemote {
             None => return Err(enoent(dir)),
         }
         Ok(Self::children(&m, dir)
-            .map(|(k, n)| Entry {
-                name: split(k).1.to_string(),
-                kind: match (n.dir, &n.link) {
-                    (true, _) => Kind::Dir,
-                    (false, Some(_)) => Kind::Symlink,
-                    (false, None) => Kind::File,
-                },
-                size: n.data.len() as u64,
-                mtime: Some(n.mtime),
-                mode: Some(n.mode),
-                target: n.link.clone(),
-            })
+            .map(|(k, n)| Self::entry(k, n))
             .collect())
     }
 

@@ -104,10 +104,26 @@ pub trait Upload: Send {
     fn finish(self: Box<Self>) -> Result<()>;
 }
 
+/// What [`Remote::stat`] found out about one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stat {
+    /// The entry.
+    Found(Entry),
+    /// There is no such entry.
+    Missing,
+    /// Only a listing of its directory tells (no MLST, or a symlink).
+    Unknown,
+}
+
 /// Operations the filesystem needs from a server.
 pub trait Remote: Send + Sync + 'static {
     /// Lists a directory.
     fn list(&self, dir: &str) -> Result<Vec<Entry>>;
+    /// The entry of `path` alone, in one round trip where the server
+    /// allows it (MLST).
+    fn stat(&self, _path: &str) -> Result<Stat> {
+        Ok(Stat::Unknown)
+    }
     /// Opens `path` for reading at `offset`.
     fn open_read(&self, path: &str, offset: u64) -> Result<Box<dyn Download>>;
     /// Opens `path` for writing: replacing it (STOR) or appending (APPE).
