@@ -56,6 +56,28 @@ fn assert_never(t: &Transcript, v: &str) {
     assert!(!t.saw(v), "{v} must never be sent; transcript:\n{t}");
 }
 
+/// The mount's remote floor over one pooled connection to `srv`.
+fn streaming_remote(
+    srv: &FakeServer,
+) -> (
+    ftpsfs::remote::ftps::FtpsRemote,
+    Arc<ftpsfs::remote::pool::Pool>,
+) {
+    use ftpsfs::remote::pool::{Login, Pool};
+    let login = Login {
+        user: USER.into(),
+        password: ftpsfs::cli::password::Password::new(PASSWORD.into()),
+    };
+    let pool = Pool::new(srv.options(), login, 1, None);
+    let remote = ftpsfs::remote::ftps::FtpsRemote::new(
+        pool.clone(),
+        &ftpsfs::ftp::Features::default(),
+        "",
+        false,
+    );
+    (remote, pool)
+}
+
 /// Reads the control connection to its end (the client must close it)
 /// and fails unless everything is TLS records: no plaintext command.
 fn expect_only_tls_until_close(s: &mut Session) -> Res {
@@ -744,10 +766,6 @@ fn s13_abor_is_sent_inside_tls_without_urgent_data() {
 /// 226, not with ABOR and NOOP: the server had already ended the stream.
 #[test]
 fn a_download_read_to_its_size_ends_without_abor() {
-    use ftpsfs::cli::password::Password;
-    use ftpsfs::ftp::Features;
-    use ftpsfs::remote::ftps::FtpsRemote;
-    use ftpsfs::remote::pool::{Login, Pool};
     use ftpsfs::remote::Remote;
 
     let (ended, stream_ended) = std::sync::mpsc::channel();
@@ -766,12 +784,7 @@ fn a_download_read_to_its_size_ends_without_abor() {
             other => Err(format!("{other:?} after a download read to its end").into()),
         }
     });
-    let login = Login {
-        user: USER.into(),
-        password: Password::new(PASSWORD.into()),
-    };
-    let pool = Pool::new(srv.options(), login, 1, None);
-    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "", false);
+    let (remote, pool) = streaming_remote(&srv);
     let mut down = remote
         .open_read("/f", 0)
         .unwrap_or_else(|e| panic!("open_read: {e:?}\n{}", srv.report()));
@@ -1282,19 +1295,10 @@ fn s11_1_client_certificate_login_with_232() {
 /// once more (REST at the same offset) and delivers the whole file.
 #[test]
 fn s09_2_522_on_a_streamed_download_is_retried() {
-    use ftpsfs::cli::password::Password;
-    use ftpsfs::ftp::Features;
-    use ftpsfs::remote::ftps::FtpsRemote;
-    use ftpsfs::remote::pool::{Login, Pool};
     use ftpsfs::remote::Remote;
 
     let srv = FakeServer::start(|s| serve_522_then_retry(s, b"streamed after a 522").map(drop));
-    let login = Login {
-        user: USER.into(),
-        password: Password::new(PASSWORD.into()),
-    };
-    let pool = Pool::new(srv.options(), login, 1, None);
-    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "", false);
+    let (remote, pool) = streaming_remote(&srv);
     let mut down = remote
         .open_read("/f", 0)
         .unwrap_or_else(|e| panic!("open_read: {e:?}\n{}", srv.report()));
@@ -1467,10 +1471,6 @@ fn listing_over_the_byte_limit_is_aborted_and_refused() {
 /// `ok.txt\r` (CR before the CRLF) never become entries; only `ok.txt` does.
 #[test]
 fn listing_entries_with_unsafe_names_are_dropped_by_the_remote() {
-    use ftpsfs::cli::password::Password;
-    use ftpsfs::ftp::Features;
-    use ftpsfs::remote::ftps::FtpsRemote;
-    use ftpsfs::remote::pool::{Login, Pool};
     use ftpsfs::remote::Remote;
 
     let body = std::fs::read(concat!(
@@ -1485,12 +1485,7 @@ fn listing_entries_with_unsafe_names_are_dropped_by_the_remote() {
         s.serve_download("LIST -a", &body)?;
         s.quit()
     });
-    let login = Login {
-        user: USER.into(),
-        password: Password::new(PASSWORD.into()),
-    };
-    let pool = Pool::new(srv.options(), login, 1, None);
-    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "", false);
+    let (remote, pool) = streaming_remote(&srv);
     let entries = remote
         .list("/d")
         .unwrap_or_else(|e| panic!("list: {e:?}\n{}", srv.report()));
@@ -1504,11 +1499,7 @@ fn listing_entries_with_unsafe_names_are_dropped_by_the_remote() {
 /// entries is refused with EFBIG, not cached whole.
 #[test]
 fn listing_over_the_entry_limit_is_efbig() {
-    use ftpsfs::cli::password::Password;
     use ftpsfs::ftp::list::MAX_ENTRIES;
-    use ftpsfs::ftp::Features;
-    use ftpsfs::remote::ftps::FtpsRemote;
-    use ftpsfs::remote::pool::{Login, Pool};
     use ftpsfs::remote::Remote;
 
     let srv = FakeServer::start(move |s| {
@@ -1522,12 +1513,7 @@ fn listing_over_the_entry_limit_is_efbig() {
         s.serve_download("MLSD /big", &body)?;
         s.quit()
     });
-    let login = Login {
-        user: USER.into(),
-        password: Password::new(PASSWORD.into()),
-    };
-    let pool = Pool::new(srv.options(), login, 1, None);
-    let remote = FtpsRemote::new(pool.clone(), &Features::default(), "", false);
+    let (remote, pool) = streaming_remote(&srv);
     let e = remote.list("/big").expect_err("too many entries");
     assert_eq!(e.errno, libc::EFBIG, "{e:?}\n{}", srv.report());
     pool.close_idle();
