@@ -66,18 +66,18 @@ impl Listings {
             // Only `name` changed since the listing: read it alone where
             // the server can (one round trip, whatever the directory's size).
             let generation = self.generation.load(Ordering::Acquire);
-            let e = match self.remote.stat(&join(dir, name))? {
-                Stat::Found(e) => Some(e),
-                Stat::Missing => None,
-                Stat::Unknown => {
-                    return Ok(self.get(dir)?.iter().find(|e| e.name == name).cloned())
-                }
+            let alone = match self.remote.stat(&join(dir, name))? {
+                Stat::Found(e) => Some(Some(e)),
+                Stat::Missing => Some(None),
+                Stat::Unknown => None,
             };
-            let _g = lock(&self.inflight);
-            if self.generation.load(Ordering::Acquire) == generation {
-                self.cache.refresh(dir, name, e.clone());
+            if let Some(e) = alone {
+                let _g = lock(&self.inflight);
+                if self.generation.load(Ordering::Acquire) == generation {
+                    self.cache.refresh(dir, name, e.clone());
+                }
+                return Ok(e);
             }
-            return Ok(e);
         }
         Ok(self.get(dir)?.iter().find(|e| e.name == name).cloned())
     }
