@@ -25,9 +25,20 @@ fn remote(srv: &FakeServer) -> (FtpsRemote, Arc<Pool>) {
 
 /// Uploads `BODY` over `/f` and returns what `finish` said.
 fn upload(srv: &FakeServer) -> Result<(), ftpsfs::remote::Error> {
+    upload_over(srv, false)
+}
+
+/// [`upload`], telling whether `/f` is a file this mount left empty.
+fn upload_over(srv: &FakeServer, over_empty: bool) -> Result<(), ftpsfs::remote::Error> {
     let (remote, pool) = remote(srv);
     let mut up = remote
-        .open_write("/f", WriteMode::Replace { mode: Some(0o600) })
+        .open_write(
+            "/f",
+            WriteMode::Replace {
+                mode: Some(0o600),
+                over_empty,
+            },
+        )
         .unwrap_or_else(|e| panic!("open_write: {e:?}\n{}", srv.report()));
     up.write(BODY.to_vec()).unwrap();
     let r = up.finish();
@@ -157,6 +168,41 @@ fn when_the_file_was_removed_but_the_rename_still_fails_the_new_contents_stay() 
     assert_eq!(deletes, ["DELE /f"], "{t}");
 }
 
+#[test]
+fn an_empty_file_removed_to_make_room_leaves_the_new_contents_when_the_rename_fails() {
+    let srv = FakeServer::start(|s| {
+        s.login(&["SIZE"])?;
+        let temp = serve_temp_upload(s)?;
+        s.expect(&format!("SIZE {temp}"))?;
+        s.send(&format!("213 {}", BODY.len()))?;
+        s.expect(&format!("SITE CHMOD 600 {temp}"))?;
+        s.send("200 SITE CHMOD command ok.")?;
+        s.expect("DELE /f")?;
+        s.send("250 Deleted.")?;
+        s.expect(&format!("RNFR {temp}"))?;
+        s.send("350 Ready for RNTO.")?;
+        s.expect("RNTO /f")?;
+        s.send("550 Rename failed.")?;
+        s.expect("SIZE /f")?;
+        s.send("550 No such file.")?;
+        s.quit()
+    });
+    let err = upload_over(&srv, true).expect_err("the rename failed");
+    assert_ne!(err.errno, 0);
+    let t = srv.finish();
+    let deletes: Vec<String> = t
+        .commands()
+        .into_iter()
+        .map(|(c, _)| c)
+        .filter(|c| c.starts_with("DELE"))
+        .collect();
+    assert_eq!(
+        deletes,
+        ["DELE /f"],
+        "the new contents were removed too:\n{t}"
+    );
+}
+
 /// FEAT of a server with SIZE and HASH (SHA-1 selected, as proftpd's
 /// mod_digest lists it), so that uploads are checked by SHA-256.
 const HASH_FEATURES: [&str; 2] = ["SIZE", "HASH CRC32;MD5;SHA-1*;SHA-256;SHA-512;"];
@@ -231,7 +277,13 @@ fn serve_discarded(s: &mut Session, temp: &str) -> Res {
 fn upload_verified(srv: &FakeServer, verify: Verify) -> Result<(), ftpsfs::remote::Error> {
     let (remote, pool) = remote_with(srv, srv.options().timeout, verify);
     let mut up = remote
-        .open_write("/f", WriteMode::Replace { mode: Some(0o600) })
+        .open_write(
+            "/f",
+            WriteMode::Replace {
+                mode: Some(0o600),
+                over_empty: false,
+            },
+        )
         .unwrap_or_else(|e| panic!("open_write: {e:?}\n{}", srv.report()));
     up.write(BODY[..5].to_vec()).unwrap();
     up.write(BODY[5..].to_vec()).unwrap();

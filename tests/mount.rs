@@ -616,6 +616,75 @@ fn password_never_appears_in_trace_logs_or_the_command_line() {
 /// (MLST, one round trip) when asked for, not with a listing of its whole
 /// directory; a listing of the directory is read again once, for readdir.
 #[test]
+fn a_file_closed_once_before_its_writes_is_replaced_by_a_rename_to_a_free_name() {
+    if !servers_available() {
+        return;
+    }
+    let server = TestServer::proftpd();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("dup.log");
+    let m = Mount::new(&server, &[&format!("log_file={}", log.display()), "debug"]);
+    fs::create_dir(m.join("dup")).unwrap();
+    write_checked(m.join("dup/kept"), b"old contents").unwrap();
+    let before = fs::read_to_string(&log).unwrap().len();
+    // As dd and shell redirections do: open, dup, close the first descriptor
+    // (which puts the empty file on the server), then write through the copy.
+    let body = random_bytes(3 << 20, 7);
+    for name in ["new", "kept"] {
+        let first = fs::File::create(m.join(&format!("dup/{name}"))).unwrap();
+        let mut copy = first.try_clone().unwrap();
+        close_checked(first).unwrap();
+        copy.write_all(&body).unwrap();
+        close_checked(copy).unwrap();
+    }
+    drop(m);
+    for name in ["new", "kept"] {
+        assert!(
+            fs::read(server.root.join("dup").join(name)).unwrap() == body,
+            "{name}"
+        );
+    }
+    let mut left: Vec<_> = fs::read_dir(server.root.join("dup"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["kept", "new"], "temporary files left behind");
+    let text = fs::read_to_string(&log).unwrap()[before..].to_string();
+    for name in ["new", "kept"] {
+        let path = format!("/dup/{name}");
+        let sent: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once("> ").map(|(_, c)| c))
+            .filter(|c| {
+                c.starts_with(&format!("STOR /dup/.{name}."))
+                    || [format!("DELE {path}"), format!("RNTO {path}")].contains(&c.to_string())
+            })
+            .map(|c| c.split(' ').next().unwrap())
+            .collect();
+        // The empty upload renames over nothing (new) or over the old
+        // contents (kept); the full one removes the empty file first.
+        assert_eq!(
+            sent,
+            ["STOR", "RNTO", "STOR", "DELE", "RNTO"],
+            "commands for {path}"
+        );
+    }
+    // A file with contents is only ever replaced by the rename.
+    let m = Mount::new(&server, &[&format!("log_file={}", log.display()), "debug"]);
+    let before = fs::read_to_string(&log).unwrap().len();
+    write_checked(m.join("dup/kept"), b"newer").unwrap();
+    drop(m);
+    let text = fs::read_to_string(&log).unwrap()[before..].to_string();
+    assert!(
+        !text.contains("> DELE"),
+        "a file with contents was removed first"
+    );
+    assert!(text.contains("> RNTO /dup/kept"), "no rename in the log");
+    assert_eq!(fs::read(server.root.join("dup/kept")).unwrap(), b"newer");
+}
+
+#[test]
 fn a_changed_name_is_read_alone_on_a_server_with_mlst() {
     if !servers_available() {
         return;

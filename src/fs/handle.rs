@@ -55,6 +55,10 @@ pub struct Handle {
     /// Truncated to zero here (O_TRUNC) and not yet uploaded: the server
     /// keeps the old contents until the new ones are complete.
     pub truncated: bool,
+    /// This handle's last upload left the file empty on the server: a
+    /// close before the first write (dd and shell redirections dup2 the
+    /// file and close the first descriptor). The next upload may remove it.
+    pub emptied: bool,
     /// Where the running download started, when it is a plain one (one
     /// connection) that this handle opened.
     pub plain_from: Option<u64>,
@@ -83,6 +87,7 @@ impl Handle {
             pending_error: None,
             mode: e.mode,
             truncated: false,
+            emptied: false,
             plain_from: None,
             plain_waited: Duration::ZERO,
         }
@@ -180,7 +185,7 @@ impl Handle {
                 let how = if size > 0 {
                     WriteMode::Append
                 } else {
-                    WriteMode::Replace { mode: self.mode }
+                    self.replace()
                 };
                 match remote.open_write(&self.path, how) {
                     Ok(upload) => {
@@ -230,6 +235,14 @@ impl Handle {
         Ok(())
     }
 
+    /// How an upload of the whole file replaces the one on the server.
+    fn replace(&self) -> WriteMode {
+        WriteMode::Replace {
+            mode: self.mode,
+            over_empty: self.emptied,
+        }
+    }
+
     /// Sets the permission bits the file gets when this handle's writes
     /// land (for a file that is not on the server yet).
     pub fn set_mode(&mut self, mode: u32) {
@@ -277,13 +290,17 @@ impl Handle {
                     return Err(e);
                 }
                 self.size = end;
+                self.emptied = end == 0;
                 Ok(())
             }
             State::Spooled {
                 mut file,
                 dirty: true,
             } => {
-                let r = upload_file(remote, &self.path, self.mode, &mut file);
+                let r = upload_file(remote, &self.path, self.replace(), &mut file);
+                if r.is_ok() {
+                    self.emptied = false;
+                }
                 // Keep the copy either way: a failed upload can be retried
                 // by the next flush and nothing written is lost meanwhile.
                 self.state = State::Spooled {
@@ -293,9 +310,9 @@ impl Handle {
                 r
             }
             State::Idle | State::Reading(_) if self.truncated => {
-                let how = WriteMode::Replace { mode: self.mode };
-                remote.open_write(&self.path, how)?.finish()?;
+                remote.open_write(&self.path, self.replace())?.finish()?;
                 self.truncated = false;
+                self.emptied = true;
                 self.size = 0;
                 Ok(())
             }
@@ -308,16 +325,10 @@ impl Handle {
     }
 }
 
-/// Uploads the whole of `file` as `path`, replacing a file of permission
-/// bits `mode`.
-pub fn upload_file(
-    remote: &dyn Remote,
-    path: &str,
-    mode: Option<u32>,
-    file: &mut File,
-) -> Result<()> {
+/// Uploads the whole of `file` as `path`, replacing the file as `how` says.
+fn upload_file(remote: &dyn Remote, path: &str, how: WriteMode, file: &mut File) -> Result<()> {
     file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-    let mut up: Box<dyn Upload> = remote.open_write(path, WriteMode::Replace { mode })?;
+    let mut up: Box<dyn Upload> = remote.open_write(path, how)?;
     loop {
         let mut buf = vec![0u8; CHUNK];
         let n = file.read(&mut buf).map_err(io_err)?;

@@ -356,7 +356,10 @@ impl Core {
         h.writable = true;
         h.readable = true;
         if size == 0 {
-            let how = WriteMode::Replace { mode: current.mode };
+            let how = WriteMode::Replace {
+                mode: current.mode,
+                over_empty: false,
+            };
             return self.remote.open_write(path, how)?.finish();
         }
         if size > current.size {
@@ -421,9 +424,13 @@ impl Core {
     pub fn create(&self, parent: u64, name: &str, flags: i32) -> Result<(FileAttr, u64)> {
         self.writable()?;
         let path = join(&self.path(parent)?, name);
-        let upload = self
-            .remote
-            .open_write(&path, WriteMode::Replace { mode: None })?;
+        let upload = self.remote.open_write(
+            &path,
+            WriteMode::Replace {
+                mode: None,
+                over_empty: false,
+            },
+        )?;
         lock(&self.created).insert(path.clone());
         self.changed(&path);
         let ino = lock(&self.inodes).ino(&path, true);

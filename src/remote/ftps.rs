@@ -539,7 +539,7 @@ impl Remote for FtpsRemote {
     fn open_write(&self, path: &str, how: WriteMode) -> Result<Box<dyn Upload>> {
         self.set_times.forget(path);
         let spath = self.server_path(path);
-        if let WriteMode::Replace { mode } = how {
+        if let WriteMode::Replace { mode, over_empty } = how {
             if self.atomic {
                 let temp = temp_path(&spath);
                 let cmd = Command::with_path("STOR", temp.clone())
@@ -555,6 +555,7 @@ impl Remote for FtpsRemote {
                             start: 0,
                             check: self.check,
                             replace: Some(spath),
+                            over_empty,
                             mode,
                             keep_temp: false,
                         }));
@@ -604,6 +605,7 @@ impl Remote for FtpsRemote {
             start,
             check,
             replace: None,
+            over_empty: false,
             mode: None,
             keep_temp: false,
         }))
@@ -912,6 +914,8 @@ struct FtpUpload {
     check: UploadCheck,
     /// An atomic upload: the file `path` replaces once complete.
     replace: Option<String>,
+    /// That file is removed before the rename ([`WriteMode::Replace`]).
+    over_empty: bool,
     /// Permission bits to set once complete (those of the replaced file).
     mode: Option<u32>,
     /// The temporary file holds the only copy of the new contents.
@@ -977,8 +981,16 @@ impl FtpUpload {
         let Some(target) = &self.replace else {
             return Ok(());
         };
+        let deleted = self.over_empty
+            && match control.delete(target) {
+                Ok(()) => true,
+                Err(e) => {
+                    debug!("{target}: not removed before the rename: {e}");
+                    false
+                }
+            };
         rename_over(control, &self.path, target).map_err(|(e, removed)| {
-            if removed {
+            if removed || deleted {
                 self.keep_temp = true;
                 warn!(
                     "{target} was removed to make room and the new contents could not take its place: they are in {}",

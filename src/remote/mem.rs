@@ -255,7 +255,7 @@ impl Remote for MemRemote {
         let (data, mode) = match (existing, how) {
             (Some(n), WriteMode::Append) => (n.data.clone(), n.mode),
             (None, WriteMode::Append) => (Vec::new(), 0o644),
-            (_, WriteMode::Replace { mode }) => (Vec::new(), mode.unwrap_or(0o644)),
+            (_, WriteMode::Replace { mode, .. }) => (Vec::new(), mode.unwrap_or(0o644)),
         };
         // Like an atomic upload: the file shows its new contents (or shows
         // at all) only once the upload is finished.

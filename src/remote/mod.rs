@@ -82,6 +82,12 @@ pub enum WriteMode {
     Replace {
         /// Permission bits of the file being replaced, when known.
         mode: Option<u32>,
+        /// The file being replaced is one this mount left empty: nothing
+        /// of value is lost if it is removed before the new contents take
+        /// its place. On ext4 (`auto_da_alloc`) a rename over an existing
+        /// file writes the new file out to disk before it returns: half a
+        /// second for 1 GiB, while a rename to a free name is instant.
+        over_empty: bool,
     },
     /// Adds to the end of the file.
     Append,
