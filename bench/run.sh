@@ -161,7 +161,8 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 hz=$(getconf CLK_TCK)
 busy_jiffies() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 srv_jiffies() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$(cat "${sdir[$1]}/pid")" '{
+  # a process that ends between the glob and its read fails cat: not an error here
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$(cat "${sdir[$1]}/pid")" '{
     # after the command name in parentheses: state ppid ... utime stime cutime cstime (12th to 15th)
     pid = $1; rest = substr($0, index($0, ") ") + 2); split(rest, f, " ")
     parent[pid] = f[2]; cpu[pid] = f[12] + f[13] + f[14] + f[15]
