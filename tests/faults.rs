@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::fake::{FakeServer, Res, Session};
+use common::fake::{FakeServer, Res, Session, Transcript};
 use ftpsfs::cli::password::Password;
 use ftpsfs::ftp::Control;
 use ftpsfs::remote::ftps::{FtpsRemote, UploadCheck};
@@ -159,13 +159,16 @@ fn when_the_file_was_removed_but_the_rename_still_fails_the_new_contents_stay() 
     assert_ne!(err.errno, 0);
     let t = srv.finish();
     // Only the old file was deleted: the temporary one holds the data now.
-    let deletes: Vec<String> = t
-        .commands()
+    assert_eq!(deletes(&t), ["DELE /f"], "{t}");
+}
+
+/// The DELE commands the client sent.
+fn deletes(t: &Transcript) -> Vec<String> {
+    t.commands()
         .into_iter()
         .map(|(c, _)| c)
         .filter(|c| c.starts_with("DELE"))
-        .collect();
-    assert_eq!(deletes, ["DELE /f"], "{t}");
+        .collect()
 }
 
 #[test]
@@ -190,14 +193,8 @@ fn an_empty_file_removed_to_make_room_leaves_the_new_contents_when_the_rename_fa
     let err = upload_over(&srv, true).expect_err("the rename failed");
     assert_ne!(err.errno, 0);
     let t = srv.finish();
-    let deletes: Vec<String> = t
-        .commands()
-        .into_iter()
-        .map(|(c, _)| c)
-        .filter(|c| c.starts_with("DELE"))
-        .collect();
     assert_eq!(
-        deletes,
+        deletes(&t),
         ["DELE /f"],
         "the new contents were removed too:\n{t}"
     );
