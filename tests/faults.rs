@@ -63,13 +63,20 @@ fn serve_temp_upload(s: &mut Session) -> Res<String> {
     Ok(temp)
 }
 
+/// Login on a server with SIZE, then [`serve_temp_upload`] and a `SIZE`
+/// of the temporary file that tells all of `BODY` arrived.
+fn serve_whole_upload(s: &mut Session) -> Res<String> {
+    s.login(&["SIZE"])?;
+    let temp = serve_temp_upload(s)?;
+    s.expect(&format!("SIZE {temp}"))?;
+    s.send(&format!("213 {}", BODY.len()))?;
+    Ok(temp)
+}
+
 #[test]
 fn an_upload_goes_to_a_temporary_name_is_checked_then_renamed_over_the_file() {
     let srv = FakeServer::start(|s| {
-        s.login(&["SIZE"])?;
-        let temp = serve_temp_upload(s)?;
-        s.expect(&format!("SIZE {temp}"))?;
-        s.send(&format!("213 {}", BODY.len()))?;
+        let temp = serve_whole_upload(s)?;
         serve_rename_into_place(s, &temp)
     });
     upload(&srv).unwrap_or_else(|e| panic!("{e:?}\n{}", srv.report()));
@@ -116,10 +123,7 @@ fn a_cut_upload_is_removed_and_reported() {
 /// An upload whose rename over `/f` the server refuses (`refusal`), so
 /// that the client removes `/f` and renames again: `last` answers that.
 fn serve_rename_over_refused(s: &mut Session, refusal: &str, last: &str) -> Res {
-    s.login(&["SIZE"])?;
-    let temp = serve_temp_upload(s)?;
-    s.expect(&format!("SIZE {temp}"))?;
-    s.send(&format!("213 {}", BODY.len()))?;
+    let temp = serve_whole_upload(s)?;
     s.expect_prefix("SITE CHMOD")?;
     s.send("500 Unknown SITE command.")?;
     s.expect(&format!("RNFR {temp}"))?;
@@ -174,10 +178,7 @@ fn deletes(t: &Transcript) -> Vec<String> {
 #[test]
 fn an_empty_file_removed_to_make_room_leaves_the_new_contents_when_the_rename_fails() {
     let srv = FakeServer::start(|s| {
-        s.login(&["SIZE"])?;
-        let temp = serve_temp_upload(s)?;
-        s.expect(&format!("SIZE {temp}"))?;
-        s.send(&format!("213 {}", BODY.len()))?;
+        let temp = serve_whole_upload(s)?;
         s.expect(&format!("SITE CHMOD 600 {temp}"))?;
         s.send("200 SITE CHMOD command ok.")?;
         s.expect("DELE /f")?;
