@@ -484,6 +484,20 @@ t_parallel() { # NREADERS readers of different files at once, cold; curl: one do
       record "$k.parallel_cores" "$cores"
     else record "$k.parallel" FAIL; log "$srv curl: single download FAILED"; fi
     rm -f "$shm/out.bin"
+    # the same NREADERS files by NREADERS curls at once: what the raw tool
+    # gains from parallel downloads on this machine (no target)
+    drop_caches; warm_session "$srv" curl
+    local t0=$EPOCHREALTIME
+    for ((i = 1; i <= nreaders; i++)); do curl_ftp "$srv" lo -o "$shm/out$i.bin" "URL/p$i.bin" & pids+=($!); done
+    for p in "${pids[@]}"; do wait "$p" || ok=no; done
+    T=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+    for ((i = 1; i <= nreaders; i++)); do
+      [ "$(stat -c %s "$shm/out$i.bin" 2>/dev/null)" = "$par" ] || ok=no
+    done
+    [ "$ok" = yes ] && [ "$(sha "$shm/out1.bin")" = "$p1_sha" ] || ok=no
+    if [ $ok = yes ]; then record "$k.parallel_n" "$(rate "$((nreaders * par_mib))" "$T")"
+    else record "$k.parallel_n" FAIL; log "$srv curl: $nreaders downloads at once FAILED"; fi
+    rm -f "$shm"/out[0-9]*.bin
     return 0
   fi
   mount_peer "$peer" "$srv" lo || { record "$k.parallel" FAIL; return 0; }
@@ -593,6 +607,7 @@ row "cat ${small_n} x ${small_kib} KiB cold, s" small
 row "cp -r of ${cpr_n} x 4 KiB files into the mount, loopback, s" cpr_lo
 row "cp -r of ${cpr_wan_n} x 4 KiB files into the mount, 20 ms RTT, s" cpr_wan
 row "${nreaders} parallel readers x ${par_mib} MiB, aggregate MiB/s (curl: one download)" parallel
+row "${nreaders} curl downloads of those files at once, aggregate MiB/s" parallel_n
 row "cores busy during the cat (of $(nproc))" small_cores
 row "server CPU for the cat, from before the mount to the end of the cat, s" small_srvcpu
 row "cores busy during the parallel read (of $(nproc); curl: one download)" parallel_cores
@@ -657,6 +672,14 @@ if wanted cpr; then
       v=$(minof "$a" "$b")
       echo "| (no target) cp -r of small files into the mount ($via), rclone time / ftpsfs time (off ${a:-—}, full ${b:-—}) | $s | ${v:-—} | | |"
     done
+  done
+fi
+if wanted parallel; then
+  for s in "${started[@]}"; do
+    # the same target met by the raw tool itself: how far parallel downloads
+    # can go on this machine
+    v=$(ratio "$(median "$s.curl.parallel_n")" "$(median "$s.curl.parallel")")
+    echo "| (no target) ${nreaders} curl downloads at once / single curl download | $s | ${v:-—} | | |"
   done
 fi
 if [ -n "$slow" ]; then
