@@ -471,9 +471,17 @@ t_cpr() { # cp -r of small files into a new directory of the mount, VIA lo or wa
   rm -rf "$target"
 }
 
-reader() { watched cat "$1" >/dev/null; }
+reader() { watched cat "$mnt/p$1.bin" >/dev/null; }
+curl_p() { curl_ftp "$1" lo -o "$shm/out$2.bin" "URL/p$2.bin"; } # SERVER I
+# at_once CMD [ARGS...]: "CMD ARGS... I" for I = 1..NREADERS at once; fails if any failed
+at_once() {
+  local i p pids=() rc=0
+  for ((i = 1; i <= nreaders; i++)); do "$@" "$i" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  return $rc
+}
 t_parallel() { # NREADERS readers of different files at once, cold; curl: one download
-  local srv=$1 peer=$2 k=$1.$2 ok=yes pids=() p i
+  local srv=$1 peer=$2 k=$1.$2 ok=yes i
   if [ "$peer" = curl ]; then
     rm -f "$shm/out.bin"; drop_caches; warm_session "$srv" curl
     local b0 cores; b0=$(busy_jiffies)
@@ -487,10 +495,7 @@ t_parallel() { # NREADERS readers of different files at once, cold; curl: one do
     # the same NREADERS files by NREADERS curls at once: what the raw tool
     # gains from parallel downloads on this machine (no target)
     drop_caches; warm_session "$srv" curl
-    local t0=$EPOCHREALTIME
-    for ((i = 1; i <= nreaders; i++)); do curl_ftp "$srv" lo -o "$shm/out$i.bin" "URL/p$i.bin" & pids+=($!); done
-    for p in "${pids[@]}"; do wait "$p" || ok=no; done
-    T=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+    timed at_once curl_p "$srv" || ok=no
     for ((i = 1; i <= nreaders; i++)); do
       [ "$(stat -c %s "$shm/out$i.bin" 2>/dev/null)" = "$par" ] || ok=no
     done
@@ -502,11 +507,8 @@ t_parallel() { # NREADERS readers of different files at once, cold; curl: one do
   fi
   mount_peer "$peer" "$srv" lo || { record "$k.parallel" FAIL; return 0; }
   drop_caches; warm_session "$srv" "$peer"
-  local t0=$EPOCHREALTIME b0; b0=$(busy_jiffies)
-  for ((i = 1; i <= nreaders; i++)); do reader "$mnt/p$i.bin" & pids+=($!); done
-  for p in "${pids[@]}"; do wait "$p" || ok=no; done
-  T=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
-  if [ $ok = yes ]; then
+  local b0; b0=$(busy_jiffies)
+  if timed at_once reader; then
     record "$k.parallel" "$(rate "$((nreaders * par_mib))" "$T")"
     record "$k.parallel_cores" "$(cores_busy "$b0" "$T")"
   else record "$k.parallel" FAIL; log "$srv $peer: parallel readers FAILED"; fi
